@@ -1,0 +1,499 @@
+"""Safe file plumbing: atomic moves and writes, readiness of incoming files, safe names, safe archives.
+
+No connector knowledge here: channels and deposits call these on the files they receive or hand over.
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import itertools
+import lzma
+import os
+import re
+import secrets
+import shutil
+import stat
+import struct
+import tarfile
+import time
+import unicodedata
+import zipfile
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from aiguilleur.errors import RejectedItemError
+
+_CHUNK_BYTES = 64 * 1024
+_MAX_NAME_BYTES = 255  # one path component on ext4, XFS, btrfs
+
+# -- atomic writes and moves ---------------------------------------------------------------------------
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write `data` to `path` as `atomic_write_stream` does."""
+    atomic_write_stream(path, (data,))
+
+
+def atomic_write_stream(path: Path, chunks: Iterable[bytes]) -> int:
+    """Write `chunks` to `path` under a temporary name in its directory, sync, rename, sync the directory.
+
+    Readers never see a partial file; an existing `path` is replaced. Returns the number of bytes written.
+    """
+    fd, tmp = _create_temp(path.parent, path.name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            size = 0
+            for chunk in chunks:
+                out.write(chunk)
+                size += len(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+    return size
+
+
+def atomic_move(src: Path, dst_dir: Path, name: str | None = None) -> Path:
+    """Move the regular file `src` into `dst_dir` (created if missing) as `name` (default: its own name).
+
+    An existing file is never overwritten: the first free name among ``name``, ``stem.1.ext``,
+    ``stem.2.ext``… is taken. The destination appears complete and at once: on the same filesystem by a
+    hard link, across filesystems by a synced copy under ``.name.<random>.part`` then linked into place.
+    The source is unlinked last, so a crash leaves the file in both places, never in neither.
+    Returns the final path. Raises ValueError if `name` is not a plain file name or `src` not a file.
+    """
+    target = name if name is not None else src.name
+    if target in ("", ".", "..") or "/" in target or "\0" in target:
+        raise ValueError(f"not a plain file name: {target!r}")
+    if not stat.S_ISREG(os.lstat(src).st_mode):
+        raise ValueError(f"{src}: not a regular file")
+    dst_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        final = _link_to_free_name(src, dst_dir, target)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        final = _copy_to_free_name(src, dst_dir, target)
+    _fsync_dir(dst_dir)
+    src.unlink(missing_ok=True)
+    _fsync_dir(src.parent)
+    return final
+
+
+def _free_names(name: str) -> Iterator[str]:
+    yield name
+    stem, ext = Path(name).stem, Path(name).suffix
+    for n in itertools.count(1):
+        yield f"{stem}.{n}{ext}"
+
+
+def _link_to_free_name(src: Path, dst_dir: Path, name: str) -> Path:
+    """Hard-link `src` under the first free name; `src` may be left in place. Raises EXDEV across devices."""
+    for candidate in (dst_dir / n for n in _free_names(name)):
+        try:
+            os.link(src, candidate, follow_symlinks=False)
+            return candidate
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS):
+                raise
+            # Filesystems without hard links (some SMB and FUSE mounts): no atomic "rename unless
+            # exists" is available, so look first; a concurrent writer could still race us.
+            if not os.path.lexists(candidate):
+                os.replace(src, candidate)
+                return candidate
+    raise AssertionError("unreachable")  # _free_names never ends
+
+
+def _copy_to_free_name(src: Path, dst_dir: Path, name: str) -> Path:
+    fd, tmp = _create_temp(dst_dir, name)
+    try:
+        with os.fdopen(fd, "wb") as out, src.open("rb") as inp:
+            shutil.copyfileobj(inp, out, _CHUNK_BYTES)
+            out.flush()
+            os.fsync(out.fileno())
+        return _link_to_free_name(tmp, dst_dir, name)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _create_temp(directory: Path, name: str) -> tuple[int, Path]:
+    """Create ``.name.<random>.part`` exclusively; mode 0o666 so that the umask applies as for any file."""
+    while True:
+        tmp = directory / f".{name[:40]}.{secrets.token_hex(4)}.part"
+        with suppress(FileExistsError):
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# -- readiness of incoming files -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """When an incoming file counts as complete (see `ReadinessTracker`)."""
+
+    min_age_s: float = 10.0
+    ignored_suffixes: tuple[str, ...] = (".part", ".tmp", ".filepart", ".crdownload")
+    marker_suffix: str | None = None  # e.g. ".done": X is ready only once X.done exists
+
+
+class ReadinessTracker:
+    """Remembers the (size, mtime) of each file between scans of a directory, to hand out complete files only.
+
+    A file is ready when all of these hold:
+    - it is a regular file (not a symlink), not hidden (dot-file), without an ignored suffix and not
+      itself a marker; its marker exists when `marker_suffix` is set;
+    - its size and mtime equal those seen at the previous scan (a file seen for the first time passes);
+    - it is old enough: its mtime, or the moment we first saw it in its current state, is at least
+      `min_age_s` before `now`. The second clock lets a file from a peer whose clock runs ahead
+      become ready after `min_age_s` of stability.
+    So an old file is ready at its first scan. A writer that backdates the mtime before it has finished
+    writing must use a temporary suffix or a marker. A ready file is returned again at every scan until
+    the caller moves it away.
+    """
+
+    def __init__(self, readiness: Readiness | None = None) -> None:
+        self.readiness = readiness if readiness is not None else Readiness()
+        self._seen: dict[Path, tuple[int, int, float]] = {}  # path -> size, mtime_ns, stable since
+
+    def ready_files(self, directory: Path, now: float | None = None) -> list[Path]:
+        """Scan `directory` (not recursively); return its ready files, sorted by name."""
+        now = time.time() if now is None else now
+        rules = self.readiness
+        seen: dict[Path, tuple[int, int, float]] = {}
+        ready: list[Path] = []
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                if not self._is_candidate(entry.name) or not entry.is_file(follow_symlinks=False):
+                    continue
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
+                path = Path(entry.path)
+                previous = self._seen.get(path)
+                is_unchanged = previous is not None and previous[:2] == (st.st_size, st.st_mtime_ns)
+                since = previous[2] if previous is not None and is_unchanged else now
+                seen[path] = (st.st_size, st.st_mtime_ns, since)
+                is_old = max(now - st.st_mtime_ns / 1e9, now - since) >= rules.min_age_s
+                is_marked = rules.marker_suffix is None or os.path.isfile(entry.path + rules.marker_suffix)
+                if (previous is None or is_unchanged) and is_old and is_marked:
+                    ready.append(path)
+        kept = {p: v for p, v in self._seen.items() if p.parent != Path(directory)}
+        self._seen = kept | seen
+        return sorted(ready, key=lambda p: p.name)
+
+    def _is_candidate(self, name: str) -> bool:
+        lowered = name.lower()
+        marker = self.readiness.marker_suffix
+        return not (
+            name.startswith(".")
+            or lowered.endswith(tuple(s.lower() for s in self.readiness.ignored_suffixes))
+            or (marker is not None and lowered.endswith(marker.lower()))
+        )
+
+
+# -- safe file names -----------------------------------------------------------------------------------
+
+_FALLBACK_NAME = "fichier"
+_MAX_EXTENSION_CHARS = 16
+_WINDOWS_FORBIDDEN = frozenset('<>:"/\\|?*')
+# Controls, format characters (bidi overrides that disguise "exe.pdf"), lone surrogates (not encodable).
+_DROPPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+_WINDOWS_RESERVED = frozenset(
+    {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"}
+    | {f"{dev}{n}" for dev in ("COM", "LPT") for n in "123456789¹²³"}
+)
+
+
+def safe_filename(name: str, max_length: int = 180) -> str:
+    """Turn an untrusted file name into one safe on Linux and Windows; keeps accents.
+
+    Keeps the base name only (after the last ``/`` or ``\\``), NFC-normalised, without control or
+    Windows-forbidden characters, leading dots and spaces, trailing dots and spaces; prefixes Windows
+    reserved names (``CON``, ``COM1.txt``…) with ``_``; caps the length at `max_length` characters and
+    255 UTF-8 bytes, keeping a short extension. Returns ``"fichier"`` when nothing is left.
+    """
+    if max_length < len(_FALLBACK_NAME) + 1:
+        raise ValueError(f"max_length too small: {max_length}")
+    base = unicodedata.normalize("NFC", re.split(r"[/\\]", name)[-1])
+    base = "".join(
+        c for c in base if c not in _WINDOWS_FORBIDDEN and unicodedata.category(c) not in _DROPPED_CATEGORIES
+    )
+    base = _cap_length(base.lstrip(". ").rstrip(". "), max_length)
+    if base.split(".", 1)[0].rstrip(" ").upper() in _WINDOWS_RESERVED:
+        base = _cap_length("_" + base, max_length)
+    return base or _FALLBACK_NAME
+
+
+def _cap_length(name: str, max_length: int) -> str:
+    stem, ext = name, ""
+    head, dot, tail = name.rpartition(".")
+    if head and dot and len(tail) <= min(_MAX_EXTENSION_CHARS, max_length // 2 - 1):
+        stem, ext = head, dot + tail
+    stem = stem[: max_length - len(ext)]
+    while len((stem + ext).encode()) > _MAX_NAME_BYTES:
+        stem = stem[:-1]
+    stem = stem.rstrip(". ")
+    return stem + ext if stem else ""
+
+
+# -- safe archive extraction ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """Caps on an incoming archive, checked on the declared sizes and again on the bytes actually written."""
+
+    max_members: int = 1000
+    max_total_bytes: int = 2 * 1024**3
+    max_member_bytes: int = 1024**3
+    max_ratio: float = 200.0  # uncompressed / compressed, per member and for the whole archive
+    max_name_length: int = 255
+
+
+_DEFAULT_LIMITS = ArchiveLimits()
+# Below this many bytes a high ratio is both common (a 100 KB run of spaces deflates 1000:1) and harmless.
+_RATIO_GRACE_BYTES = 1024**2
+_ZIP_ENCRYPTED = 0x1 | 0x40  # traditional and strong encryption bits (APPNOTE 4.4.4)
+_ZIP_UTF8_NAME = 0x800  # "language encoding flag" (APPNOTE 4.4.4, bit 11)
+_ZIP_METHODS = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA})
+_READ_ERRORS = (
+    zipfile.BadZipFile,
+    tarfile.TarError,
+    EOFError,
+    OSError,  # gzip.BadGzipFile, bz2 "Invalid data stream"
+    ValueError,
+    RuntimeError,
+    NotImplementedError,
+    struct.error,
+    zlib.error,
+    lzma.LZMAError,
+)
+
+
+def extract_zip(archive: Path, dest: Path, limits: ArchiveLimits = _DEFAULT_LIMITS) -> list[Path]:
+    """Extract the zip `archive` into `dest` (created if missing) and return the files written, in order.
+
+    Every member is checked before anything is written: its path stays inside `dest`, it is a plain
+    file or directory, unencrypted, with a UTF-8 (or ASCII) name, unique even ignoring case and Unicode
+    normalisation, and within `limits`. Writing streams in chunks and stops beyond the declared size.
+    Raises RejectedItemError on any refusal, after removing what was written (`dest` is left as it was).
+    """
+    job = _Extraction(archive, dest, limits)
+    with job.reading():
+        zf = zipfile.ZipFile(archive)
+    with zf:
+        members = [_zip_member(job, zf, info) for info in zf.infolist()]
+        return job.run([(m, job.admit(m)) for m in members])
+
+
+def extract_tar(archive: Path, dest: Path, limits: ArchiveLimits = _DEFAULT_LIMITS) -> list[Path]:
+    """Extract the tar `archive` (plain, gz, bz2 or xz) as `extract_zip` does; same contract.
+
+    Members are checked as they come (a tar has no table of contents): symlinks, hard links, devices
+    and fifos are refused, and so is any refusal `extract_zip` makes; what was written is then removed.
+    """
+    job = _Extraction(archive, dest, limits)
+    with job.reading():
+        tf = tarfile.open(archive, mode="r:*")  # noqa: SIM115 - closed just below
+    with tf:
+        return job.run((m, job.admit(m)) for m in _tar_members(job, tf))
+
+
+@dataclass(frozen=True)
+class _Member:
+    name: str  # as stored, for messages
+    is_dir: bool
+    size: int  # declared uncompressed size
+    packed: int | None  # declared compressed size; None when unknown (tar)
+    open: Callable[[], IO[bytes]]
+
+
+def _zip_member(job: _Extraction, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> _Member:
+    name = info.filename
+    if info.flag_bits & _ZIP_ENCRYPTED:
+        raise job.refuse(f"membre chiffré refusé : {name!r}")
+    if not info.flag_bits & _ZIP_UTF8_NAME and not name.isascii():
+        # Without the flag the bytes may be cp437, cp850 or anything else: guessing would garble names.
+        raise job.refuse(f"nom de membre non UTF-8 refusé : {name.encode('cp437')!r}")
+    if stat.S_IFMT(info.external_attr >> 16) not in (0, stat.S_IFREG, stat.S_IFDIR):
+        raise job.refuse(f"lien symbolique ou fichier spécial refusé : {name!r}")
+    if info.compress_type not in _ZIP_METHODS:
+        raise job.refuse(f"méthode de compression non prise en charge : {name!r}")
+    return _Member(name, info.is_dir(), info.file_size, info.compress_size, functools.partial(zf.open, info))
+
+
+def _tar_members(job: _Extraction, tf: tarfile.TarFile) -> Iterator[_Member]:
+    while True:
+        with job.reading():
+            info = tf.next()
+        if info is None:
+            return
+        if not (info.isreg() or info.isdir()):
+            raise job.refuse(f"lien symbolique ou fichier spécial refusé : {info.name!r}")
+        yield _Member(info.name, info.isdir(), info.size, None, functools.partial(_open_tar, tf, info))
+
+
+def _open_tar(tf: tarfile.TarFile, info: tarfile.TarInfo) -> IO[bytes]:
+    reader = tf.extractfile(info)
+    if reader is None:  # only for non-regular members, refused before
+        raise tarfile.ReadError(f"no data for {info.name!r}")
+    return reader
+
+
+def _caseless(parts: tuple[str, ...]) -> str:
+    """Canonical caseless form (Unicode 3.13 D145): equal for names a filesystem may confuse."""
+    return "/".join(unicodedata.normalize("NFD", unicodedata.normalize("NFD", p).casefold()) for p in parts)
+
+
+class _Extraction:
+    """One extraction: checks members against the limits and each other, writes them, undoes on refusal."""
+
+    def __init__(self, archive: Path, dest: Path, limits: ArchiveLimits) -> None:
+        self.label = archive.name
+        self.archive_bytes = max(archive.stat().st_size, 1)
+        self.dest = dest
+        self.limits = limits
+        self.count = 0
+        self.total_bytes = 0
+        self.kinds: dict[str, bool] = {}  # caseless path -> is a directory
+        self.files: list[Path] = []
+        self.dirs: list[Path] = []  # created by us, parents first
+
+    def refuse(self, reason: str) -> RejectedItemError:
+        return RejectedItemError(f"{self.label} : {reason}")
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Translate what the archive libraries raise on bad input; wraps reads only, never our writes."""
+        try:
+            yield
+        except _READ_ERRORS as exc:
+            raise self.refuse(f"archive corrompue ou illisible ({exc})") from exc
+
+    def admit(self, member: _Member) -> tuple[str, ...]:
+        """Check `member` on its declared metadata; return its path components inside `dest`."""
+        lim = self.limits
+        self.count += 1
+        if self.count > lim.max_members:
+            raise self.refuse(f"trop de membres (limite {lim.max_members})")
+        parts = self._parts(member.name)
+        if member.is_dir:
+            self._claim(parts, is_dir=True)
+            return parts
+        if not parts:
+            raise self.refuse(f"membre sans nom de fichier : {member.name!r}")
+        if member.size > lim.max_member_bytes:
+            raise self.refuse(f"membre trop volumineux : {member.name!r} ({member.size} octets annoncés)")
+        self.total_bytes += member.size
+        if self.total_bytes > lim.max_total_bytes:
+            raise self.refuse(f"taille décompressée totale supérieure à {lim.max_total_bytes} octets")
+        ratio = member.size / max(member.packed, 1) if member.packed is not None else 0.0
+        if member.size > _RATIO_GRACE_BYTES and ratio > lim.max_ratio:
+            raise self.refuse(f"taux de compression suspect ({ratio:.0f}:1) pour {member.name!r}")
+        ratio = self.total_bytes / self.archive_bytes
+        if self.total_bytes > _RATIO_GRACE_BYTES and ratio > lim.max_ratio:
+            raise self.refuse(f"taux de compression suspect ({ratio:.0f}:1) pour l'archive")
+        self._claim(parts, is_dir=False)
+        return parts
+
+    def _parts(self, name: str) -> tuple[str, ...]:
+        if len(name) > self.limits.max_name_length:
+            raise self.refuse(f"nom trop long dans l'archive : {name[:60]!r}…")
+        if any(unicodedata.category(c) == "Cc" for c in name):
+            raise self.refuse(f"caractère de contrôle dans un nom de l'archive : {name!r}")
+        if any("\udc80" <= c <= "\udcff" for c in name):  # tarfile's surrogateescape of non-UTF-8 bytes
+            raise self.refuse(f"nom de membre non UTF-8 refusé : {name!r}")
+        parts = tuple(p for p in re.split(r"[/\\]", name) if p not in ("", "."))
+        if name.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", name) or ".." in parts:
+            raise self.refuse(f"chemin dangereux dans l'archive : {name!r}")
+        if any(len(p.encode()) > _MAX_NAME_BYTES for p in parts):
+            raise self.refuse(f"nom trop long dans l'archive : {name[:60]!r}…")
+        return parts
+
+    def _claim(self, parts: tuple[str, ...], *, is_dir: bool) -> None:
+        for depth in range(1, len(parts)):
+            if not self.kinds.setdefault(_caseless(parts[:depth]), True):
+                raise self.refuse(f"un fichier et un dossier portent le même nom : {'/'.join(parts)!r}")
+        key = _caseless(parts)
+        if key in self.kinds and not (is_dir and self.kinds[key]):
+            raise self.refuse(f"nom en double dans l'archive : {'/'.join(parts)!r}")
+        self.kinds[key] = is_dir
+
+    def run(self, members: Iterable[tuple[_Member, tuple[str, ...]]]) -> list[Path]:
+        """Write the admitted members; on any failure remove what was written, then re-raise."""
+        try:
+            for ancestor in reversed([self.dest, *self.dest.parents]):
+                if not ancestor.exists():
+                    ancestor.mkdir()
+                    self.dirs.append(ancestor)
+            empty = True
+            for member, parts in members:
+                empty = False
+                if member.is_dir:
+                    self._make_dirs(parts)
+                else:
+                    self._write(member, self._make_dirs(parts[:-1]) / parts[-1])
+            if empty:
+                raise self.refuse("archive vide")
+        except BaseException:
+            self._undo()
+            raise
+        return list(self.files)
+
+    def _make_dirs(self, parts: tuple[str, ...]) -> Path:
+        current = self.dest
+        for part in parts:
+            current = current / part
+            try:
+                current.mkdir()
+                self.dirs.append(current)
+            except FileExistsError:
+                if not stat.S_ISDIR(os.lstat(current).st_mode):  # never follow a symlink out of dest
+                    raise
+        return current
+
+    def _write(self, member: _Member, target: Path) -> None:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
+        self.files.append(target)
+        written = 0
+        with os.fdopen(fd, "wb") as out:
+            with self.reading():
+                reader = member.open()
+            with reader:
+                while True:
+                    with self.reading():
+                        chunk = reader.read(_CHUNK_BYTES)
+                    if not chunk:
+                        break
+                    written += len(chunk)
+                    if written > member.size:  # headers lie: trust the bytes, not the declaration
+                        raise self.refuse(f"{member.name!r} dépasse sa taille annoncée ({member.size} o)")
+                    out.write(chunk)
+        if written != member.size:
+            raise self.refuse(f"{member.name!r} : {written} octets lus, {member.size} annoncés")
+
+    def _undo(self) -> None:
+        for path in reversed(self.files):
+            path.unlink(missing_ok=True)
+        for directory in reversed(self.dirs):
+            with suppress(OSError):
+                directory.rmdir()
