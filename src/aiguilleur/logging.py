@@ -95,3 +95,4 @@ def setup_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
     handler._aiguilleur = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # migration chatter on every start

@@ -248,10 +248,12 @@ def _cap_length(name: str, max_length: int) -> str:
     head, dot, tail = name.rpartition(".")
     if head and dot and len(tail) <= min(_MAX_EXTENSION_CHARS, max_length // 2 - 1):
         stem, ext = head, dot + tail
+    if len(stem) + len(ext) <= max_length and len((stem + ext).encode()) <= _MAX_NAME_BYTES:
+        return name
     stem = stem[: max_length - len(ext)]
     while len((stem + ext).encode()) > _MAX_NAME_BYTES:
         stem = stem[:-1]
-    stem = stem.rstrip(". ")
+    stem = stem.rstrip(". ")  # the cut may expose them
     return stem + ext if stem else ""
 
 
@@ -334,8 +336,10 @@ def _zip_member(job: _Extraction, zf: zipfile.ZipFile, info: zipfile.ZipInfo) ->
     if not info.flag_bits & _ZIP_UTF8_NAME and not name.isascii():
         # Without the flag the bytes may be cp437, cp850 or anything else: guessing would garble names.
         raise job.refuse(f"nom de membre non UTF-8 refusé : {name.encode('cp437')!r}")
-    if stat.S_IFMT(info.external_attr >> 16) not in (0, stat.S_IFREG, stat.S_IFDIR):
-        raise job.refuse(f"lien symbolique ou fichier spécial refusé : {name!r}")
+    kind = stat.S_IFMT(info.external_attr >> 16)  # Unix mode, when the archiver stored one
+    if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
+        what = "lien symbolique" if kind == stat.S_IFLNK else "fichier spécial"
+        raise job.refuse(f"{what} refusé dans l'archive : {name!r}")
     if info.compress_type not in _ZIP_METHODS:
         raise job.refuse(f"méthode de compression non prise en charge : {name!r}")
     return _Member(name, info.is_dir(), info.file_size, info.compress_size, functools.partial(zf.open, info))
@@ -348,7 +352,10 @@ def _tar_members(job: _Extraction, tf: tarfile.TarFile) -> Iterator[_Member]:
         if info is None:
             return
         if not (info.isreg() or info.isdir()):
-            raise job.refuse(f"lien symbolique ou fichier spécial refusé : {info.name!r}")
+            what = (
+                "lien symbolique" if info.issym() else "lien physique" if info.islnk() else "fichier spécial"
+            )
+            raise job.refuse(f"{what} refusé dans l'archive : {info.name!r}")
         yield _Member(info.name, info.isdir(), info.size, None, functools.partial(_open_tar, tf, info))
 
 
@@ -421,7 +428,7 @@ class _Extraction:
         if any(unicodedata.category(c) == "Cc" for c in name):
             raise self.refuse(f"caractère de contrôle dans un nom de l'archive : {name!r}")
         if any("\udc80" <= c <= "\udcff" for c in name):  # tarfile's surrogateescape of non-UTF-8 bytes
-            raise self.refuse(f"nom de membre non UTF-8 refusé : {name!r}")
+            raise self.refuse(f"nom de membre non UTF-8 refusé : {name.encode(errors='surrogateescape')!r}")
         parts = tuple(p for p in re.split(r"[/\\]", name) if p not in ("", "."))
         if name.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", name) or ".." in parts:
             raise self.refuse(f"chemin dangereux dans l'archive : {name!r}")
@@ -486,7 +493,9 @@ class _Extraction:
                         break
                     written += len(chunk)
                     if written > member.size:  # headers lie: trust the bytes, not the declaration
-                        raise self.refuse(f"{member.name!r} dépasse sa taille annoncée ({member.size} o)")
+                        raise self.refuse(
+                            f"{member.name!r} dépasse sa taille annoncée ({member.size} octets)"
+                        )
                     out.write(chunk)
         if written != member.size:
             raise self.refuse(f"{member.name!r} : {written} octets lus, {member.size} annoncés")

@@ -1,0 +1,78 @@
+"""``aiguilleur run`` and ``aiguilleur demo``: the scheduler and the web server in one process."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from rich.console import Console
+
+from aiguilleur.config import Config, HubSettings, OrganisationConfig
+from aiguilleur.domain.access import ALL, Role
+from aiguilleur.errors import AccessDenied
+from aiguilleur.store.repository import Store
+
+logger = logging.getLogger(__name__)
+console = Console()
+
+DEMO_ORGANISATIONS = [
+    OrganisationConfig(id="nice", name="Ville de Nice", siret="21060088800015", insee="06088"),
+    OrganisationConfig(id="cannes", name="Ville de Cannes", siret="21060029200012", insee="06029"),
+]
+
+
+def demo_config(data_dir: Path, listen: str) -> Config:
+    """The embedded defaults of the demo: SQLite and folders under ``data_dir``, two communes."""
+    return Config(
+        hub=HubSettings(data_dir=data_dir, listen=listen),
+        organisations=list(DEMO_ORGANISATIONS),
+        source="(démonstration)",
+    )
+
+
+def demo_token(store: Store, data_dir: Path) -> str:
+    """The demo's admin token, kept in ``data_dir/demo-token`` (0600) and reused across starts."""
+    path = data_dir / "demo-token"
+    if path.is_file():
+        token = path.read_text().strip()
+        try:
+            store.tokens.authenticate(token)
+            return token
+        except AccessDenied:
+            pass
+    token = store.tokens.create("demo", Role.ADMIN, [ALL])
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(token + "\n")
+    return token
+
+
+def serve(config: Config, *, demo: bool = False) -> None:
+    """Open the hub, start the scheduler and serve the API until SIGTERM or SIGINT, then stop cleanly."""
+    import uvicorn
+
+    from aiguilleur.api.app import create_app
+    from aiguilleur.engine.hub import Hub
+    from aiguilleur.engine.scheduler import Scheduler
+
+    hub = Hub.open(config)
+    try:
+        hub.scheduler = Scheduler(hub)
+        hub.scheduler.start()
+        app = create_app(hub)
+        host, port = config.hub.host, config.hub.port
+        base = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
+        console.print(f"aiguilleur écoute sur {base}  (santé : {base}/healthz, API : {base}/docs)", highlight=False)
+        if demo:
+            token = demo_token(hub.store, config.data_dir)
+            console.print(f"Démonstration : données dans {config.data_dir}", highlight=False)
+            console.print(f"Jeton administrateur de démonstration : {token}", highlight=False, soft_wrap=True)
+            console.print(f"  curl -H 'Authorization: Bearer {token}' {base}/api/v1/dossiers", highlight=False,
+                          soft_wrap=True)
+        server = uvicorn.Server(
+            uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", access_log=False)
+        )
+        server.run()  # returns after SIGINT / SIGTERM, requests drained
+    finally:
+        hub.close()  # stops the scheduler gracefully: running synchronisations finish or are interrupted
