@@ -1,0 +1,1 @@
+"""The REST API (FastAPI): see ``aiguilleur.api.app.create_app``."""

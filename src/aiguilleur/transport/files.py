@@ -5,8 +5,11 @@ No connector knowledge here: channels and deposits call these on the files they 
 
 from __future__ import annotations
 
+import bz2
 import errno
 import functools
+import gzip
+import io
 import itertools
 import lzma
 import os
@@ -297,7 +300,9 @@ def extract_zip(archive: Path, dest: Path, limits: ArchiveLimits = _DEFAULT_LIMI
     Every member is checked before anything is written: its path stays inside `dest`, it is a plain
     file or directory, unencrypted, with a UTF-8 (or ASCII) name, unique even ignoring case and Unicode
     normalisation, and within `limits`. Writing streams in chunks and stops beyond the declared size.
-    Raises RejectedItemError on any refusal, after removing what was written (`dest` is left as it was).
+    Raises RejectedItemError on any refusal, after removing what was written (`dest` is left as it was);
+    FileExistsError, likewise, when `dest` already holds a path the archive needs (symlinks included:
+    they are never followed).
     """
     job = _Extraction(archive, dest, limits)
     with job.reading():
@@ -314,10 +319,11 @@ def extract_tar(archive: Path, dest: Path, limits: ArchiveLimits = _DEFAULT_LIMI
     and fifos are refused, and so is any refusal `extract_zip` makes; what was written is then removed.
     """
     job = _Extraction(archive, dest, limits)
-    with job.reading():
-        tf = tarfile.open(archive, mode="r:*")  # noqa: SIM115 - closed just below
-    with tf:
-        return job.run((m, job.admit(m)) for m in _tar_members(job, tf))
+    with _BoundedReads(_decompressed(archive)) as stream:
+        with job.reading():
+            tf = tarfile.open(fileobj=stream, mode="r:")  # noqa: SIM115 - so that only opening is translated
+        with tf:
+            return job.run((m, job.admit(m)) for m in _tar_members(job, tf))
 
 
 @dataclass(frozen=True)
@@ -343,6 +349,53 @@ def _zip_member(job: _Extraction, zf: zipfile.ZipFile, info: zipfile.ZipInfo) ->
     if info.compress_type not in _ZIP_METHODS:
         raise job.refuse(f"méthode de compression non prise en charge : {name!r}")
     return _Member(name, info.is_dir(), info.file_size, info.compress_size, functools.partial(zf.open, info))
+
+
+def _decompressed(archive: Path) -> io.BufferedIOBase:
+    with archive.open("rb") as f:
+        magic = f.read(6)
+    if magic.startswith(b"\x1f\x8b"):
+        return gzip.open(archive, "rb")
+    if magic.startswith(b"BZh"):
+        return bz2.open(archive, "rb")
+    if magic.startswith(b"\xfd7zXZ\x00"):
+        return lzma.open(archive, "rb")
+    return archive.open("rb")
+
+
+class _BoundedReads:
+    """The decompressed tar stream, refusing any single read above `limit` bytes.
+
+    tarfile reads a GNU long-name or PAX header whole, at the size that header declares: without this
+    a forged header of a few bytes in a small .tar.gz would allocate gigabytes before any check runs.
+    """
+
+    def __init__(self, raw: io.BufferedIOBase, limit: int = 1024**2) -> None:
+        self.raw = raw
+        self.limit = limit
+
+    def read(self, size: int = -1, /) -> bytes:
+        if not 0 <= size <= self.limit:
+            raise tarfile.ReadError(f"lecture de {size} octets refusée")
+        return self.raw.read(size)
+
+    def write(self, b: bytes, /) -> int:
+        raise io.UnsupportedOperation("read only")
+
+    def tell(self) -> int:
+        return self.raw.tell()
+
+    def seek(self, pos: int, whence: int = 0, /) -> int:
+        return self.raw.seek(pos, whence)
+
+    def close(self) -> None:
+        self.raw.close()
+
+    def __enter__(self) -> _BoundedReads:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 def _tar_members(job: _Extraction, tf: tarfile.TarFile) -> Iterator[_Member]:

@@ -7,6 +7,7 @@ import os
 import stat
 import tarfile
 import tempfile
+import tracemalloc
 import unicodedata
 import warnings
 import zipfile
@@ -375,10 +376,12 @@ def test_extract_zip_tolerates_a_high_ratio_on_a_small_member(tmp_path: Path) ->
     assert extract_zip(archive, tmp_path / "out") == [tmp_path / "out" / "blank.txt"]
 
 
-def test_extract_tar_writes_files_and_directories(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["w", "w:gz", "w:bz2", "w:xz"])
+def test_extract_tar_writes_files_and_directories(tmp_path: Path, mode: str) -> None:
     archive = make_tar(
-        tmp_path / "ok.tar.gz",
+        tmp_path / "ok.tar",
         [tar_info("./", tarfile.DIRTYPE), tar_info("./docs", tarfile.DIRTYPE), ("./docs/été.txt", b"x")],
+        mode,
     )
     assert extract_tar(archive, tmp_path / "out") == [tmp_path / "out" / "docs" / "été.txt"]
     assert tree(tmp_path / "out") == {"docs/", "docs/été.txt"}
@@ -570,6 +573,27 @@ def test_extract_tar_refuses_a_gzip_bomb_before_writing(tmp_path: Path) -> None:
         tf.addfile(info, io.BytesIO(bytes(info.size)))
     with pytest.raises(RejectedItemError, match="taux de compression"):
         extract_tar(archive, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("kind", [tarfile.GNUTYPE_LONGNAME, tarfile.XHDTYPE], ids=["gnu-longname", "pax"])
+def test_extract_tar_refuses_a_huge_header_without_loading_it(tmp_path: Path, kind: bytes) -> None:
+    # tarfile reads these headers whole: 64 MB of "a" gzip into 64 KB.
+    archive = tmp_path / "in.tar.gz"
+    with tarfile.open(archive, "w:gz") as tf:
+        header = tarfile.TarInfo("././@LongLink")
+        header.type, header.size = kind, 64 * 1024**2
+        tf.addfile(header, io.BytesIO(b"a" * header.size))
+        tf.addfile(tarfile.TarInfo("x"), io.BytesIO(b""))
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(RejectedItemError, match="corrompue"):
+            extract_tar(archive, tmp_path / "out")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 * 1024**2
     assert not (tmp_path / "out").exists()
 
 

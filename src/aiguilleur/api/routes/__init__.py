@@ -1,0 +1,1 @@
+"""One router per resource, included by ``aiguilleur.api.app.create_app``."""

@@ -1,0 +1,5 @@
+"""``python -m aiguilleur.cli``."""
+
+from aiguilleur.cli.app import main
+
+main()
