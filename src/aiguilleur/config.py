@@ -34,7 +34,9 @@ class HubSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     data_dir: Path = Path("var")
-    database: str | None = Field(None, description="sqlite:///… (défaut : data_dir/aiguilleur.db) ou postgresql://…")
+    database: str | None = Field(
+        None, description="sqlite:///… (défaut : data_dir/aiguilleur.db) ou postgresql://…"
+    )
     listen: str = "127.0.0.1:8080"
     max_parallel: int = Field(4, ge=1, le=64, description="connecteurs synchronisés en même temps")
     secret_key: SecretStr | None = Field(None, description="clé de signature des sessions du tableau de bord")
@@ -52,7 +54,9 @@ class HubSettings(BaseModel):
     def _listen(cls, value: str) -> str:
         host, sep, port = value.rpartition(":")
         if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError("adresse d'écoute attendue sous la forme « hôte:port », par exemple 127.0.0.1:8080")
+            raise ValueError(
+                "adresse d'écoute attendue sous la forme « hôte:port », par exemple 127.0.0.1:8080"
+            )
         return value
 
     @field_validator("log_level")
@@ -215,7 +219,9 @@ class _Secrets:
         self.paths: set[str] = set()
         self.values: set[str] = set()
 
-    def substitute(self, node: Any, path: str, env: Mapping[str, str], problems: list[tuple[str, str]]) -> Any:
+    def substitute(
+        self, node: Any, path: str, env: Mapping[str, str], problems: list[tuple[str, str]]
+    ) -> Any:
         if isinstance(node, dict):
             return {k: self.substitute(v, _join(path, k), env, problems) for k, v in node.items()}
         if isinstance(node, list):
@@ -276,7 +282,9 @@ def _organisations(data: Any, problems: list[tuple[str, str]]) -> list[Organisat
             if value is None:
                 continue
             if (key, value) in seen:
-                problems.append((f"organisations[{i}].{key}", f"« {value} » déjà utilisé par {seen[key, value]}"))
+                problems.append(
+                    (f"organisations[{i}].{key}", f"« {value} » déjà utilisé par {seen[key, value]}")
+                )
             else:
                 seen[key, value] = f"organisations[{i}]"
         result.append(org)
@@ -292,7 +300,9 @@ def _connectors(data: Any, registry: Registry, problems: list[tuple[str, str]]) 
         info = registry.info(kind)
         if info is None:
             known = ", ".join(registry.kinds()) or "aucun installé"
-            problems.append((f"connectors.{kind}", f"type de connecteur inconnu « {kind} » (connus : {known})"))
+            problems.append(
+                (f"connectors.{kind}", f"type de connecteur inconnu « {kind} » (connus : {known})")
+            )
             continue
         if not isinstance(section, dict):
             problems.append((f"connectors.{kind}", "table attendue : [connectors.<type>.<nom>]"))

@@ -27,7 +27,9 @@ _PERSONAL_KEY = re.compile(
 _TEXT_PATTERNS = [
     re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+"),  # e-mail
     re.compile(r"(?<!\d)(?:\+33\s?|0)[1-9](?:[\s.-]?\d{2}){4}(?!\d)"),  # French phone number
-    re.compile(r"(?<!\d)[12]\s?\d{2}\s?(?:0[1-9]|1[0-2]|[2-9]\d)\s?(?:\d{2}|2[AB])\s?\d{3}\s?\d{3}(?:\s?\d{2})?(?!\d)"),
+    re.compile(
+        r"(?<!\d)[12]\s?\d{2}\s?(?:0[1-9]|1[0-2]|[2-9]\d)\s?(?:\d{2}|2[AB])\s?\d{3}\s?\d{3}(?:\s?\d{2})?(?!\d)"
+    ),
     re.compile(r"\bFR\d{2}(?:\s?[0-9A-Z]{4}){5}\s?[0-9A-Z]{3}\b"),  # IBAN
 ]
 
@@ -56,7 +58,10 @@ def redact_text(text: str) -> str:
 def redact(value: Any) -> Any:
     """A copy of ``value`` (JSON-like) with personal data masked."""
     if isinstance(value, dict):
-        return {k: (MASK if is_personal_key(str(k)) and v not in (None, "") else redact(v)) for k, v in value.items()}
+        return {
+            k: (MASK if is_personal_key(str(k)) and v not in (None, "") else redact(v))
+            for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
         return [redact(v) for v in value]
     if isinstance(value, str):

@@ -130,10 +130,17 @@ def dossiers(hub: Hub) -> dict[str, str]:
         ),
         "A-2-X": receive(hub, "A-2-X", procedure="AEC-LA", title="Recensement Martin", received_at=T0 + day),
         "H-3": receive(
-            hub, "H-3", channel="hubee", connector="etatcivil-nice", procedure="EtatCivil",
-            title="Mariage Bernard", received_at=T0 + 2 * day,
+            hub,
+            "H-3",
+            channel="hubee",
+            connector="etatcivil-nice",
+            procedure="EtatCivil",
+            title="Mariage Bernard",
+            received_at=T0 + 2 * day,
         ),
-        "C-1-X": receive(hub, "C-1-X", organisation="cannes", title="Naissance Durand", received_at=T0 + 3 * day),
+        "C-1-X": receive(
+            hub, "C-1-X", organisation="cannes", title="Naissance Durand", received_at=T0 + 3 * day
+        ),
     }
 
 

@@ -69,7 +69,9 @@ def test_metrics_count_requests_by_route_template(client: TestClient, auth: Auth
     client.get("/api/v1/dossiers/22222222-2222-2222-2222-222222222222", headers=auth.admin)
     client.get("/no/such/page")
     text = client.get("/metrics").text
-    line = 'aiguilleur_http_requests_total{method="GET",route="/api/v1/dossiers/{dossier_id}",status="404"} 2.0'
+    line = (
+        'aiguilleur_http_requests_total{method="GET",route="/api/v1/dossiers/{dossier_id}",status="404"} 2.0'
+    )
     assert line in text
     assert 'route="<unmatched>",status="404"} 1.0' in text
     assert "11111111" not in text
@@ -122,9 +124,7 @@ def test_unknown_route_and_wrong_method_are_problems(client: TestClient, auth: A
     assert "GET" in response.headers["allow"]
 
 
-def test_unexpected_exception_is_a_generic_logged_500(
-    hub: Hub, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_unexpected_exception_is_a_generic_logged_500(hub: Hub, caplog: pytest.LogCaptureFixture) -> None:
     app = create_app(hub)
 
     def boom() -> None:

@@ -61,7 +61,10 @@ def test_demo_starts_answers_health_and_stops_on_sigterm(tmp_path: Path):
     port = free_port()
     proc = subprocess.Popen(
         [*AIGUILLEUR, "demo", "--data-dir", str(tmp_path / "demo"), "--listen", f"127.0.0.1:{port}"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
     )
     try:
         health = wait_healthy(proc, f"http://127.0.0.1:{port}/healthz")
@@ -85,10 +88,17 @@ def test_run_on_postgresql(tmp_path: Path, pg_dsn: str):
     )
     token = subprocess.run(
         [*AIGUILLEUR, "--config", str(config), "token", "create", "gru", "--role", "reader", "--org", "nice"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
-    proc = subprocess.Popen([*AIGUILLEUR, "--config", str(config), "run"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ})
+    proc = subprocess.Popen(
+        [*AIGUILLEUR, "--config", str(config), "run"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ},
+    )
     try:
         assert wait_healthy(proc, f"http://127.0.0.1:{port}/healthz")["database"] == "ok"
         page = get(f"http://127.0.0.1:{port}/api/v1/dossiers", token)

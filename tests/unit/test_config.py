@@ -21,7 +21,10 @@ class PeerSettings(ConnectorSettings):
 
 class PeerChannel:
     info: ClassVar[ConnectorInfo] = ConnectorInfo(
-        kind="peer", title="Pair de test", config_model=PeerSettings, capabilities=frozenset({Capability.POLL})
+        kind="peer",
+        title="Pair de test",
+        config_model=PeerSettings,
+        capabilities=frozenset({Capability.POLL}),
     )
 
 
@@ -79,7 +82,9 @@ def test_summary_masks_secrets_and_environment_values(registry):
 
 def test_missing_secret_variable_names_key_and_variable(registry):
     found = problems(GOOD, registry, env={"PEER_ID": "x"})
-    assert found == {"connectors.peer.etatcivil-nice.client_secret": "variable d'environnement PEER_SECRET absente"}
+    assert found == {
+        "connectors.peer.etatcivil-nice.client_secret": "variable d'environnement PEER_SECRET absente"
+    }
 
 
 def test_unknown_connector_kind_lists_known_ones(registry):
@@ -88,9 +93,11 @@ def test_unknown_connector_kind_lists_known_ones(registry):
 
 
 def test_every_problem_reported_at_once_with_key_paths(registry):
-    text = GOOD.replace('every = "5m"', 'every = "bientôt"\ncolour = "red"').replace(
-        'listen = "127.0.0.1:8181"', 'listen = "8181"'
-    ).replace('insee = "06088"', 'insee = "6088"')
+    text = (
+        GOOD.replace('every = "5m"', 'every = "bientôt"\ncolour = "red"')
+        .replace('listen = "127.0.0.1:8181"', 'listen = "8181"')
+        .replace('insee = "06088"', 'insee = "6088"')
+    )
     found = problems(text, registry)
     assert set(found) == {
         "hub.listen",
@@ -113,12 +120,15 @@ def test_unknown_organisation_of_connector(registry):
 
 
 def test_duplicate_organisation_and_connector_names(registry):
-    text = GOOD + """
+    text = (
+        GOOD
+        + """
 [[organisations]]
 id = "nice"
 name = "Autre"
 insee = "06088"
 """
+    )
     found = problems(text, registry)
     assert set(found) == {"organisations[1].id", "organisations[1].insee"}
 
@@ -143,7 +153,9 @@ def test_relative_paths_resolve_from_the_config_folder(registry, tmp_path):
 
 
 def test_postgresql_url_uses_psycopg(registry):
-    config = parse_config('[hub]\ndatabase = "postgresql://hub@db/aiguilleur"\n', registry=registry, environ={})
+    config = parse_config(
+        '[hub]\ndatabase = "postgresql://hub@db/aiguilleur"\n', registry=registry, environ={}
+    )
     assert config.database_url == "postgresql+psycopg://hub@db/aiguilleur"
 
 

@@ -48,7 +48,7 @@ def create_app(hub: Hub, *, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAPI
     app.state.metrics = metrics
     app.state.max_upload_bytes = max_upload_bytes
     problems.install(app)
-    app.add_middleware(RequestCounter, counter=metrics.requests)
+    app.add_middleware(RequestCounter, counter=metrics.requests, routes=lambda: app.routes)
 
     app.include_router(health.router)
     app.include_router(organisations.router, prefix=API_PREFIX)

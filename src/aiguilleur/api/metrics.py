@@ -7,14 +7,17 @@ applications — in tests, or a dashboard next to the API — do not collide.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from fastapi.routing import iter_route_contexts
 from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aiguilleur.store import tables as t
@@ -99,12 +102,42 @@ class StoreCollector:
         yield last_run
 
 
+class RouteTemplates:
+    """The full path template (``/api/v1/dossiers/{dossier_id}``) of the route that answered a request.
+
+    Since FastAPI 0.137 an included router is not flattened: ``scope["route"]`` is the router's own route,
+    whose ``path_format`` lacks the prefix. ``iter_route_contexts`` gives each route with its full path.
+    """
+
+    def __init__(self, routes: Callable[[], Sequence[BaseRoute]]) -> None:
+        self._routes = routes
+        self._by_route: dict[int, str] = {}
+
+    def of(self, route: Any) -> str:
+        if route is None:
+            return UNMATCHED
+        template = self._by_route.get(id(route))
+        if template is None:  # first request, or a route added since: index the routes again
+            self._by_route = {
+                id(ctx.original_route): ctx.path_format
+                for ctx in iter_route_contexts(self._routes())
+                if ctx.path_format
+            }
+            template = self._by_route.get(id(route))
+        if template is None:
+            own = getattr(route, "path_format", None)
+            template = own if isinstance(own, str) else UNMATCHED
+            self._by_route[id(route)] = template
+        return template
+
+
 class RequestCounter:
     """ASGI middleware counting requests by method, route template (not raw path) and status."""
 
-    def __init__(self, app: ASGIApp, counter: Counter) -> None:
+    def __init__(self, app: ASGIApp, counter: Counter, routes: Callable[[], Sequence[BaseRoute]]) -> None:
         self.app = app
         self.counter = counter
+        self.templates = RouteTemplates(routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -122,11 +155,5 @@ class RequestCounter:
             await self.app(scope, receive, counting_send)
         finally:
             method = scope["method"] if scope["method"] in _METHODS else "OTHER"
-            self.counter.labels(method, route_template(scope), str(status)).inc()
-
-
-def route_template(scope: Scope) -> str:
-    """``/api/v1/dossiers/{dossier_id}`` rather than the raw path, to keep label values bounded."""
-    route = scope.get("route")
-    template = getattr(route, "path_format", None) or getattr(route, "path", None)
-    return template if isinstance(template, str) else UNMATCHED
+            route = self.templates.of(scope.get("route"))
+            self.counter.labels(method, route, str(status)).inc()

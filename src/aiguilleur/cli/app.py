@@ -48,7 +48,11 @@ state = State()
 def main_options(
     config: Annotated[
         Path | None,
-        typer.Option("--config", "-c", help="Fichier de configuration (défaut : $AIGUILLEUR_CONFIG ou ./aiguilleur.toml)."),
+        typer.Option(
+            "--config",
+            "-c",
+            help="Fichier de configuration (défaut : $AIGUILLEUR_CONFIG ou ./aiguilleur.toml).",
+        ),
     ] = None,
 ) -> None:
     state.config_path = config
@@ -107,7 +111,12 @@ def check() -> None:
         from aiguilleur.durations import format_duration
 
         for name, entry in sorted(config.connectors.items()):
-            table.add_row(name, entry.kind, format_duration(entry.settings.every), "oui" if entry.settings.enabled else "non")
+            table.add_row(
+                name,
+                entry.kind,
+                format_duration(entry.settings.every),
+                "oui" if entry.settings.enabled else "non",
+            )
         console.print(table)
         console.print(
             f"{len(config.organisations)} organisation(s), base {_safe_url(config.database_url)}, "

@@ -50,9 +50,12 @@ def list_dossiers(
     with cli_errors():
         store = _store()
         page = store.dossiers.search(
-            DossierFilter(organisation=organisation, channel=channel, procedure=procedure, status=status,
-                          search=search),
-            None, limit=limit, offset=offset,
+            DossierFilter(
+                organisation=organisation, channel=channel, procedure=procedure, status=status, search=search
+            ),
+            None,
+            limit=limit,
+            offset=offset,
         )
         store.close()
     if as_json:
@@ -62,8 +65,15 @@ def list_dossiers(
     for col in ("Id", "Numéro", "Canal", "Démarche", "Organisation", "Statut", "Reçu le"):
         table.add_column(col)
     for d in page.items:
-        table.add_row(d.id, d.external_id, d.channel, d.procedure, d.organisation_id,
-                      f"{d.status} {d.status_label}", _paris(d.received_at))
+        table.add_row(
+            d.id,
+            d.external_id,
+            d.channel,
+            d.procedure,
+            d.organisation_id,
+            f"{d.status} {d.status_label}",
+            _paris(d.received_at),
+        )
     console.print(table)
 
 
@@ -82,8 +92,10 @@ def show_dossier(
     if as_json:
         console.print_json(d.model_dump_json())
         return
-    console.print(f"[bold]{d.external_id}[/] ({d.channel}/{d.connector}) — {d.procedure} — {d.organisation_id}",
-                  highlight=False)
+    console.print(
+        f"[bold]{d.external_id}[/] ({d.channel}/{d.connector}) — {d.procedure} — {d.organisation_id}",
+        highlight=False,
+    )
     console.print(f"Statut {d.status} : {d.status_label} — version {d.version}", highlight=False)
     docs = Table(title="Documents")
     for col in ("Id", "Nom", "Rôle", "Type", "Taille", "Version"):
@@ -95,13 +107,20 @@ def show_dossier(
     for col in ("Date", "Statut", "Commentaire", "Par", "Transmis", "Annulé"):
         history.add_column(col)
     for c in d.history:
-        history.add_row(_paris(c.at), f"{c.code} {c.label}", c.comment, c.actor,
-                        "oui" if c.is_transmitted else "non", "oui" if c.undone_at else "")
+        history.add_row(
+            _paris(c.at),
+            f"{c.code} {c.label}",
+            c.comment,
+            c.actor,
+            "oui" if c.is_transmitted else "non",
+            "oui" if c.undone_at else "",
+        )
     console.print(history)
     console.print(json.dumps(d.data, ensure_ascii=False, indent=2), highlight=False)
     allowed = ", ".join(str(c) for c in d.allowed) or "aucun"
-    console.print(f"Statuts possibles : {allowed}" + (" ; annulation possible" if d.can_undo else ""),
-                  highlight=False)
+    console.print(
+        f"Statuts possibles : {allowed}" + (" ; annulation possible" if d.can_undo else ""), highlight=False
+    )
 
 
 @status_app.command("set")
@@ -118,7 +137,9 @@ def set_status(
         store = _store()
         change = store.statuses.set(dossier_id, code, comment, actor, SYSTEM.scope)
         store.close()
-    console.print(f"Statut {change.code} ({change.label}) enregistré ; retour en attente d'envoi.", highlight=False)
+    console.print(
+        f"Statut {change.code} ({change.label}) enregistré ; retour en attente d'envoi.", highlight=False
+    )
 
 
 @status_app.command("undo")

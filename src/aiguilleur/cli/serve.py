@@ -63,13 +63,18 @@ def serve(config: Config, *, demo: bool = False) -> None:
         app = create_app(hub)
         host, port = config.hub.host, config.hub.port
         base = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
-        console.print(f"aiguilleur écoute sur {base}  (santé : {base}/healthz, API : {base}/docs)", highlight=False)
+        console.print(
+            f"aiguilleur écoute sur {base}  (santé : {base}/healthz, API : {base}/docs)", highlight=False
+        )
         if demo:
             token = demo_token(hub.store, config.data_dir)
             console.print(f"Démonstration : données dans {config.data_dir}", highlight=False)
             console.print(f"Jeton administrateur de démonstration : {token}", highlight=False, soft_wrap=True)
-            console.print(f"  curl -H 'Authorization: Bearer {token}' {base}/api/v1/dossiers", highlight=False,
-                          soft_wrap=True)
+            console.print(
+                f"  curl -H 'Authorization: Bearer {token}' {base}/api/v1/dossiers",
+                highlight=False,
+                soft_wrap=True,
+            )
         server = uvicorn.Server(
             uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", access_log=False)
         )

@@ -16,7 +16,9 @@ token_app = typer.Typer(help="Jetons d'accès à l'API.", no_args_is_help=True)
 def create_token(
     name: Annotated[str, typer.Argument(help="Nom du jeton (logiciel ou usage)")],
     role: Annotated[Role, typer.Option(help="reader, operator ou admin")] = Role.READER,
-    organisations: Annotated[list[str] | None, typer.Option("--org", help="Organisation visible (répétable)")] = None,
+    organisations: Annotated[
+        list[str] | None, typer.Option("--org", help="Organisation visible (répétable)")
+    ] = None,
     all_organisations: Annotated[bool, typer.Option("--all-orgs", help="Toutes les organisations")] = False,
 ) -> None:
     """Crée un jeton ; il n'est affiché qu'une fois."""
@@ -47,9 +49,14 @@ def list_tokens() -> None:
     for col in ("Nom", "Rôle", "Organisations", "Créé", "Dernier usage", "Révoqué"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r.name, r.role, ", ".join(r.organisations), r.created_at.isoformat(timespec="seconds"),
-                      r.last_used_at.isoformat(timespec="seconds") if r.last_used_at else "",
-                      "oui" if r.revoked_at else "")
+        table.add_row(
+            r.name,
+            r.role,
+            ", ".join(r.organisations),
+            r.created_at.isoformat(timespec="seconds"),
+            r.last_used_at.isoformat(timespec="seconds") if r.last_used_at else "",
+            "oui" if r.revoked_at else "",
+        )
     console.print(table)
 
 

@@ -42,7 +42,7 @@ class Registry:
 
     def info(self, kind: str) -> ConnectorInfo | None:
         cls = self._classes.get(kind)
-        return None if cls is None else cls.info  # type: ignore[no-any-return]
+        return None if cls is None else cls.info
 
 
 _default: Registry | None = None

@@ -28,7 +28,11 @@ class Hub:
 
     @classmethod
     def open(
-        cls, config: Config, *, registry: Registry | None = None, now: Callable[[], datetime] = utcnow,
+        cls,
+        config: Config,
+        *,
+        registry: Registry | None = None,
+        now: Callable[[], datetime] = utcnow,
         migrate: bool = True,
     ) -> Hub:
         """Open the store (migrating it), sync organisations and build every enabled connector."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from aiguilleur.store.repository import Store
 
 Scope = frozenset[str] | None
+Sel = TypeVar("Sel", bound="Select[Unpack[tuple[Any, ...]]]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +53,7 @@ class DossierFilter:
     search: str | None = None  # external id or title
 
 
-def scoped(stmt: Select[Any], scope: Scope) -> Select[Any]:
+def scoped(stmt: Sel, scope: Scope) -> Sel:
     """Restrict a dossier query to the organisations a caller may see."""
     return stmt if scope is None else stmt.where(t.Dossier.organisation_id.in_(sorted(scope)))
 
@@ -83,7 +84,9 @@ class Dossiers:
                 seen = s.execute(
                     select(t.DossierVersion.dossier_id, t.DossierVersion.number)
                     .join(t.Dossier, t.Dossier.id == t.DossierVersion.dossier_id)
-                    .where(t.Dossier.connector == d.ref.connector, t.DossierVersion.message_id == d.message_id)
+                    .where(
+                        t.Dossier.connector == d.ref.connector, t.DossierVersion.message_id == d.message_id
+                    )
                 ).first()
                 if seen is not None:
                     return Received(seen[0], "duplicate", seen[1])
@@ -103,20 +106,33 @@ class Dossiers:
                 row.title = d.title or row.title
                 outcome = "updated"
                 self.store.journal.add(
-                    s, "version", f"Version {row.version} reçue ({d.origin})", dossier_id=row.id,
+                    s,
+                    "version",
+                    f"Version {row.version} reçue ({d.origin})",
+                    dossier_id=row.id,
                     connector=d.ref.connector,
                 )
             s.add(
                 t.DossierVersion(
-                    dossier_id=row.id, number=row.version, data=d.data, origin=d.origin,
-                    message_id=d.message_id or None, received_at=d.received_at or now,
+                    dossier_id=row.id,
+                    number=row.version,
+                    data=d.data,
+                    origin=d.origin,
+                    message_id=d.message_id or None,
+                    received_at=d.received_at or now,
                 )
             )
             for doc in d.documents:
                 s.add(
                     t.Document(
-                        dossier_id=row.id, version=row.version, direction="in", sha256=doc.sha256,
-                        name=doc.name, role=doc.role, media_type=doc.media_type, size_bytes=doc.size_bytes,
+                        dossier_id=row.id,
+                        version=row.version,
+                        direction="in",
+                        sha256=doc.sha256,
+                        name=doc.name,
+                        role=doc.role,
+                        media_type=doc.media_type,
+                        size_bytes=doc.size_bytes,
                         created_at=now,
                     )
                 )
@@ -124,25 +140,44 @@ class Dossiers:
 
     def _create(self, s: Session, d: DossierIn, has_returns: bool, now: datetime) -> t.Dossier:
         row = t.Dossier(
-            id=str(uuid.uuid4()), channel=d.ref.channel, connector=d.ref.connector,
-            external_id=d.ref.external_id, procedure=d.procedure, organisation_id=d.organisation_id,
-            status=int(Status.IMPORTED), version=1, title=d.title, has_returns=has_returns, data=d.data,
-            received_at=d.received_at or now, created_at=now, updated_at=now,
+            id=str(uuid.uuid4()),
+            channel=d.ref.channel,
+            connector=d.ref.connector,
+            external_id=d.ref.external_id,
+            procedure=d.procedure,
+            organisation_id=d.organisation_id,
+            status=int(Status.IMPORTED),
+            version=1,
+            title=d.title,
+            has_returns=has_returns,
+            data=d.data,
+            received_at=d.received_at or now,
+            created_at=now,
+            updated_at=now,
         )
         s.add(row)
         s.flush()  # the unique (connector, external_id) is checked here
         first = Workflow.start().current
         change = t.StatusChange(
-            dossier_id=row.id, code=int(first.code), previous_code=None, comment=IMPORTED_COMMENT,
-            actor="aiguilleur", at=now, is_automatic=True, transmitted_at=None if has_returns else now,
+            dossier_id=row.id,
+            code=int(first.code),
+            previous_code=None,
+            comment=IMPORTED_COMMENT,
+            actor="aiguilleur",
+            at=now,
+            is_automatic=True,
+            transmitted_at=None if has_returns else now,
         )
         s.add(change)
         s.flush()
         if has_returns:
             self.store.outbox.enqueue(s, row, change, now)
         self.store.journal.add(
-            s, "received", f"Dossier {d.ref.external_id} reçu ({d.origin or d.ref.connector})",
-            dossier_id=row.id, connector=d.ref.connector,
+            s,
+            "received",
+            f"Dossier {d.ref.external_id} reçu ({d.origin or d.ref.connector})",
+            dossier_id=row.id,
+            connector=d.ref.connector,
         )
         return row
 
@@ -176,8 +211,11 @@ class Dossiers:
             term = f.search.strip()
             like = f"%{term.lower()}%"
             stmt = stmt.where(
-                or_(t.Dossier.external_id == term, func.lower(t.Dossier.title).like(like),
-                    func.lower(t.Dossier.external_id).like(like))
+                or_(
+                    t.Dossier.external_id == term,
+                    func.lower(t.Dossier.title).like(like),
+                    func.lower(t.Dossier.external_id).like(like),
+                )
             )
         with self.store.read() as s:
             total = s.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
@@ -201,12 +239,18 @@ class Dossiers:
             row = self.get_row(s, dossier_id, scope)
             changes = list(
                 s.scalars(
-                    select(t.StatusChange).where(t.StatusChange.dossier_id == row.id).order_by(t.StatusChange.id)
+                    select(t.StatusChange)
+                    .where(t.StatusChange.dossier_id == row.id)
+                    .order_by(t.StatusChange.id)
                 )
             )
-            docs = s.scalars(select(t.Document).where(t.Document.dossier_id == row.id).order_by(t.Document.id))
+            docs = s.scalars(
+                select(t.Document).where(t.Document.dossier_id == row.id).order_by(t.Document.id)
+            )
             versions = s.scalars(
-                select(t.DossierVersion).where(t.DossierVersion.dossier_id == row.id).order_by(t.DossierVersion.number)
+                select(t.DossierVersion)
+                .where(t.DossierVersion.dossier_id == row.id)
+                .order_by(t.DossierVersion.number)
             )
             journal = s.scalars(
                 select(t.JournalEntry).where(t.JournalEntry.dossier_id == row.id).order_by(t.JournalEntry.id)
@@ -235,21 +279,40 @@ class Dossiers:
             return DocumentView.model_validate(doc)
 
     def attach_outgoing(
-        self, dossier_id: str, scope: Scope, *, name: str, sha256: str, size_bytes: int, media_type: str,
-        role: str = "", actor: str = "aiguilleur",
+        self,
+        dossier_id: str,
+        scope: Scope,
+        *,
+        name: str,
+        sha256: str,
+        size_bytes: int,
+        media_type: str,
+        role: str = "",
+        actor: str = "aiguilleur",
     ) -> DocumentView:
         """A document from the back-office, sent with the next return (e.g. a census attestation)."""
         now = self.store.now()
         with self.store.write() as s:
             row = self.get_row(s, dossier_id, scope, lock=True)
             doc = t.Document(
-                dossier_id=row.id, version=row.version, direction="out", sha256=sha256, name=name, role=role,
-                media_type=media_type, size_bytes=size_bytes, created_at=now,
+                dossier_id=row.id,
+                version=row.version,
+                direction="out",
+                sha256=sha256,
+                name=name,
+                role=role,
+                media_type=media_type,
+                size_bytes=size_bytes,
+                created_at=now,
             )
             s.add(doc)
             self.store.journal.add(
-                s, "document", f"Document « {name} » ajouté pour le prochain retour", dossier_id=row.id,
-                connector=row.connector, actor=actor,
+                s,
+                "document",
+                f"Document « {name} » ajouté pour le prochain retour",
+                dossier_id=row.id,
+                connector=row.connector,
+                actor=actor,
             )
             s.flush()
             return DocumentView.model_validate(doc)

@@ -26,8 +26,15 @@ class Organisations:
             for org in organisations:
                 row = s.get(t.Organisation, org.id)
                 if row is None:
-                    s.add(t.Organisation(id=org.id, name=org.name, siret=org.siret, insee=org.insee,
-                                         created_at=self.store.now()))
+                    s.add(
+                        t.Organisation(
+                            id=org.id,
+                            name=org.name,
+                            siret=org.siret,
+                            insee=org.insee,
+                            created_at=self.store.now(),
+                        )
+                    )
                 else:
                     row.name, row.siret, row.insee = org.name, org.siret, org.insee
 

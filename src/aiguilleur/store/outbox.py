@@ -51,13 +51,23 @@ class Outbox:
             select(t.Document.id).where(t.Document.status_change_id == change.id).order_by(t.Document.id)
         ).all()
         item = t.OutboxItem(
-            dossier_id=dossier.id, status_change_id=change.id, connector=dossier.connector,
+            dossier_id=dossier.id,
+            status_change_id=change.id,
+            connector=dossier.connector,
             payload={
-                "external_id": dossier.external_id, "procedure": dossier.procedure, "code": change.code,
-                "previous_code": change.previous_code, "comment": change.comment,
-                "at": change.at.isoformat(), "is_automatic": change.is_automatic, "documents": list(docs),
+                "external_id": dossier.external_id,
+                "procedure": dossier.procedure,
+                "code": change.code,
+                "previous_code": change.previous_code,
+                "comment": change.comment,
+                "at": change.at.isoformat(),
+                "is_automatic": change.is_automatic,
+                "documents": list(docs),
             },
-            state="pending", attempts=0, next_try_at=now, created_at=now,
+            state="pending",
+            attempts=0,
+            next_try_at=now,
+            created_at=now,
         )
         s.add(item)
         s.flush()
@@ -79,7 +89,9 @@ class Outbox:
                 if row.dossier_id in blocked:
                     continue
                 blocked.add(row.dossier_id)  # a later return never overtakes an earlier one
-                ready = row.next_try_at <= now if row.state == "pending" else (row.claimed_until or now) <= now
+                ready = (
+                    row.next_try_at <= now if row.state == "pending" else (row.claimed_until or now) <= now
+                )
                 if ready:
                     result.append(self._item(row))
                 if len(result) >= limit:
@@ -116,12 +128,15 @@ class Outbox:
             row.attempts += 1
             self.store.statuses.transmitted(s, row.status_change_id, now)
             self.store.journal.add(
-                s, "return", f"Retour du statut {row.payload.get('code')} transmis", dossier_id=row.dossier_id,
+                s,
+                "return",
+                f"Retour du statut {row.payload.get('code')} transmis",
+                dossier_id=row.dossier_id,
                 connector=row.connector,
             )
 
     def mark_failed(self, item_id: int, error: str, *, retry_at: datetime | None) -> str:
-        """A delivery failed: back to ``pending`` until ``retry_at``, or ``dead`` when None. Returns the state."""
+        """A delivery failed: ``pending`` until ``retry_at``, or ``dead`` when None; returns the state."""
         with self.store.write() as s:
             row = s.get(t.OutboxItem, item_id)
             if row is None:
@@ -132,8 +147,11 @@ class Outbox:
             if retry_at is None:
                 row.state = "dead"
                 self.store.journal.add(
-                    s, "return-failed", f"Retour du statut {row.payload.get('code')} abandonné : {error}",
-                    dossier_id=row.dossier_id, connector=row.connector,
+                    s,
+                    "return-failed",
+                    f"Retour du statut {row.payload.get('code')} abandonné : {error}",
+                    dossier_id=row.dossier_id,
+                    connector=row.connector,
                 )
             else:
                 row.state, row.next_try_at = "pending", retry_at
@@ -161,12 +179,22 @@ class Outbox:
                 row.attempts = 0
             verb = "relancé" if state == "pending" else "abandonné"
             self.store.journal.add(
-                s, "return-" + ("retry" if state == "pending" else "discard"), f"Retour {item_id} {verb}",
-                dossier_id=row.dossier_id, connector=row.connector, actor=actor,
+                s,
+                "return-" + ("retry" if state == "pending" else "discard"),
+                f"Retour {item_id} {verb}",
+                dossier_id=row.dossier_id,
+                connector=row.connector,
+                actor=actor,
             )
 
-    def list(self, *, states: tuple[str, ...] = (), connector: str | None = None,
-             scope: frozenset[str] | None = None, limit: int = 200) -> list[OutboxView]:
+    def list(
+        self,
+        *,
+        states: tuple[str, ...] = (),
+        connector: str | None = None,
+        scope: frozenset[str] | None = None,
+        limit: int = 200,
+    ) -> list[OutboxView]:
         stmt = select(t.OutboxItem).join(t.Dossier, t.Dossier.id == t.OutboxItem.dossier_id)
         if states:
             stmt = stmt.where(t.OutboxItem.state.in_(states))
@@ -175,12 +203,23 @@ class Outbox:
         if scope is not None:
             stmt = stmt.where(t.Dossier.organisation_id.in_(sorted(scope)))
         with self.store.read() as s:
-            return [OutboxView.model_validate(r) for r in s.scalars(stmt.order_by(t.OutboxItem.id.desc()).limit(limit))]
+            return [
+                OutboxView.model_validate(r)
+                for r in s.scalars(stmt.order_by(t.OutboxItem.id.desc()).limit(limit))
+            ]
 
     def _item(self, row: t.OutboxItem) -> OutboxItem:
         p = row.payload
         return OutboxItem(
-            id=row.id, dossier_id=row.dossier_id, connector=row.connector, external_id=p["external_id"],
-            procedure=p["procedure"], code=p["code"], comment=p.get("comment", ""), attempts=row.attempts,
-            status_change_id=row.status_change_id, document_ids=tuple(p.get("documents", ())), payload=p,
+            id=row.id,
+            dossier_id=row.dossier_id,
+            connector=row.connector,
+            external_id=p["external_id"],
+            procedure=p["procedure"],
+            code=p["code"],
+            comment=p.get("comment", ""),
+            attempts=row.attempts,
+            status_change_id=row.status_change_id,
+            document_ids=tuple(p.get("documents", ())),
+            payload=p,
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar, Unpack
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -13,6 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from aiguilleur.logging import redact, redact_text
 from aiguilleur.store import tables as t
 from aiguilleur.store.database import make_engine, migrate
+
+
+Sel = TypeVar("Sel", bound="Select[Unpack[tuple[Any, ...]]]")
 
 
 def utcnow() -> datetime:
@@ -65,7 +68,7 @@ class Store:
         with self._write() as session, session.begin():
             yield session
 
-    def lock(self, stmt: Select[Any]) -> Select[Any]:
+    def lock(self, stmt: Sel) -> Sel:
         """Row lock on PostgreSQL; SQLite writers are already serialised by BEGIN IMMEDIATE."""
         return stmt.with_for_update() if self.is_postgresql else stmt
 

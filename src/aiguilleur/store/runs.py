@@ -20,16 +20,26 @@ class Runs:
     def start(self, connector: str, trigger: str = "schedule") -> int:
         with self.store.write() as s:
             run = t.ConnectorRun(
-                connector=connector, trigger=trigger, started_at=self.store.now(), outcome="running",
-                counts={}, errors=[],
+                connector=connector,
+                trigger=trigger,
+                started_at=self.store.now(),
+                outcome="running",
+                counts={},
+                errors=[],
             )
             s.add(run)
             s.flush()
             return run.id
 
     def finish(
-        self, run_id: int, *, outcome: str, counts: dict[str, int], errors: list[str],
-        error: str | None = None, log_file: str | None = None,
+        self,
+        run_id: int,
+        *,
+        outcome: str,
+        counts: dict[str, int],
+        errors: list[str],
+        error: str | None = None,
+        log_file: str | None = None,
     ) -> None:
         with self.store.write() as s:
             run = s.get(t.ConnectorRun, run_id)

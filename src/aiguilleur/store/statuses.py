@@ -58,15 +58,22 @@ class Statuses:
             # back-office documents waiting for a return leave with this one
             s.execute(
                 update(t.Document)
-                .where(t.Document.dossier_id == row.id, t.Document.direction == "out",
-                       t.Document.status_change_id.is_(None))
+                .where(
+                    t.Document.dossier_id == row.id,
+                    t.Document.direction == "out",
+                    t.Document.status_change_id.is_(None),
+                )
                 .values(status_change_id=change.id)
             )
             if row.has_returns:
                 self.store.outbox.enqueue(s, row, change, now)
             self.store.journal.add(
-                s, "status", f"Statut {code} ({new.code.label})" + (f" : {comment.strip()}" if comment.strip() else ""),
-                dossier_id=row.id, connector=row.connector, actor=actor,
+                s,
+                "status",
+                f"Statut {code} ({new.code.label})" + (f" : {comment.strip()}" if comment.strip() else ""),
+                dossier_id=row.id,
+                connector=row.connector,
+                actor=actor,
             )
             return StatusChangeView.of(change)
 
@@ -94,20 +101,38 @@ class Statuses:
             previous = changes[-2]
             row.status, row.updated_at = previous.code, now
             self.store.journal.add(
-                s, "undo", f"Statut {last.code} annulé, retour au statut {previous.code}",
-                dossier_id=row.id, connector=row.connector, actor=actor,
+                s,
+                "undo",
+                f"Statut {last.code} annulé, retour au statut {previous.code}",
+                dossier_id=row.id,
+                connector=row.connector,
+                actor=actor,
             )
             if closure is not None:
                 return StatusChangeView.of(self._auto_close(s, row, previous.code, now))
             return StatusChangeView.of(previous)
 
     def _record(
-        self, s: Session, row: t.Dossier, code: Status, comment: str, actor: str, now: datetime,
-        *, previous: int, is_automatic: bool = False,
+        self,
+        s: Session,
+        row: t.Dossier,
+        code: Status,
+        comment: str,
+        actor: str,
+        now: datetime,
+        *,
+        previous: int,
+        is_automatic: bool = False,
     ) -> t.StatusChange:
         change = t.StatusChange(
-            dossier_id=row.id, code=int(code), previous_code=previous, comment=comment, actor=actor, at=now,
-            is_automatic=is_automatic, transmitted_at=None if row.has_returns else now,
+            dossier_id=row.id,
+            code=int(code),
+            previous_code=previous,
+            comment=comment,
+            actor=actor,
+            at=now,
+            is_automatic=is_automatic,
+            transmitted_at=None if row.has_returns else now,
         )
         s.add(change)
         s.flush()
@@ -137,7 +162,10 @@ class Statuses:
         if row.has_returns:
             self.store.outbox.enqueue(s, row, auto, now)
         self.store.journal.add(
-            s, "status", f"Dossier clos automatiquement après transmission du statut {code}",
-            dossier_id=row.id, connector=row.connector,
+            s,
+            "status",
+            f"Dossier clos automatiquement après transmission du statut {code}",
+            dossier_id=row.id,
+            connector=row.connector,
         )
         return auto

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -57,7 +57,11 @@ class Base(DeclarativeBase):
             "ck": "ck_%(table_name)s_%(constraint_name)s",
         }
     )
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSONType, list[Any]: JSONType}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime,
+        dict[str, Any]: JSONType,
+        list[Any]: JSONType,
+    }
 
 
 class Organisation(Base):
@@ -101,7 +105,10 @@ class DossierVersion(Base):
     """Each complete receipt of a dossier; the dossier row holds the latest one's data."""
 
     __tablename__ = "dossier_versions"
-    __table_args__ = (UniqueConstraint("dossier_id", "number"), Index("ix_dossier_versions_message", "message_id"))
+    __table_args__ = (
+        UniqueConstraint("dossier_id", "number"),
+        Index("ix_dossier_versions_message", "message_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     dossier_id: Mapped[str] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"))
@@ -114,7 +121,10 @@ class DossierVersion(Base):
 
 class Document(Base):
     __tablename__ = "documents"
-    __table_args__ = (Index("ix_documents_dossier", "dossier_id", "version"), Index("ix_documents_sha", "sha256"))
+    __table_args__ = (
+        Index("ix_documents_dossier", "dossier_id", "version"),
+        Index("ix_documents_sha", "sha256"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     dossier_id: Mapped[str] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"))

@@ -41,7 +41,10 @@ class Tokens:
                     raise NotFound(f"organisation inconnue : {', '.join(missing)}")
             s.add(
                 t.ApiToken(
-                    name=name, token_hash=token_hash(token), role=str(role), organisations=orgs,
+                    name=name,
+                    token_hash=token_hash(token),
+                    role=str(role),
+                    organisations=orgs,
                     created_at=self.store.now(),
                 )
             )
@@ -63,7 +66,9 @@ class Tokens:
 
     def revoke(self, name: str) -> int:
         with self.store.write() as s:
-            rows = list(s.scalars(select(t.ApiToken).where(t.ApiToken.name == name, t.ApiToken.revoked_at.is_(None))))
+            rows = list(
+                s.scalars(select(t.ApiToken).where(t.ApiToken.name == name, t.ApiToken.revoked_at.is_(None)))
+            )
             for row in rows:
                 row.revoked_at = self.store.now()
             return len(rows)

@@ -40,8 +40,13 @@ def dossier_id(config_file: Path) -> str:
 
     store.organisations.sync(load_config(config_file).organisations)
     got = store.dossiers.receive(
-        DossierIn(ref=ExternalRef("mdel", "msp", "A-1-N8F602RR"), organisation_id="nice", procedure="RCO-LA",
-                  data={"x": 1}, title="DUPONT")
+        DossierIn(
+            ref=ExternalRef("mdel", "msp", "A-1-N8F602RR"),
+            organisation_id="nice",
+            procedure="RCO-LA",
+            data={"x": 1},
+            title="DUPONT",
+        )
     )
     store.close()
     return got.dossier_id
@@ -105,7 +110,11 @@ def test_dossiers_list_and_show(config_file, dossier_id):
     page = json.loads(result.output)
     assert page["total"] == 1 and page["items"][0]["external_id"] == "A-1-N8F602RR"
     shown = cli("--config", str(config_file), "dossiers", "show", dossier_id)
-    assert shown.exit_code == 0 and "A-1-N8F602RR" in shown.output and "Statuts possibles : 15, 16, 100" in shown.output
+    assert (
+        shown.exit_code == 0
+        and "A-1-N8F602RR" in shown.output
+        and "Statuts possibles : 15, 16, 100" in shown.output
+    )
 
 
 def test_show_unknown_dossier_exits_3(config_file):
@@ -126,7 +135,9 @@ def test_invalid_transition_exits_4_with_allowed_codes(config_file, dossier_id):
 
 
 def test_token_create_prints_a_working_token(config_file):
-    result = cli("--config", str(config_file), "token", "create", "gru", "--role", "operator", "--org", "nice")
+    result = cli(
+        "--config", str(config_file), "token", "create", "gru", "--role", "operator", "--org", "nice"
+    )
     assert result.exit_code == 0
     token = result.output.strip()
     store = Store(f"sqlite:///{config_file.parent / 'data' / 'aiguilleur.db'}")

@@ -63,7 +63,9 @@ def test_deliver_due_retries_a_transient_failure_with_backoff_then_gives_up(hub:
         assert deliver_due(hub, NAME) == counts(retry=1)
         [after] = outbox(store)
         assert (after.state, after.attempts, after.last_error) == (
-            "pending", attempts + 1, "msp-nice: SFTP indisponible"
+            "pending",
+            attempts + 1,
+            "msp-nice: SFTP indisponible",
         )
         base = 30 * 2**attempts
         assert now + timedelta(seconds=base * 0.9) <= after.next_try_at <= now + timedelta(seconds=base * 1.1)
@@ -88,7 +90,9 @@ def test_deliver_due_gives_up_at_once_on_a_permanent_failure(hub: Hub, store: St
 
     [item] = outbox(store)
     assert (item.state, item.attempts, item.last_error) == (
-        "dead", 1, "msp-nice: dossier inconnu du portail (404)"
+        "dead",
+        1,
+        "msp-nice: dossier inconnu du portail (404)",
     )
     assert not store.dossiers.get(item.dossier_id, None).history[0].is_transmitted
 

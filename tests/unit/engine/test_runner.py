@@ -20,17 +20,27 @@ def hub(store: Store, blobs: BlobStore) -> Hub:
     return make_hub(store, blobs, {"msp-nice": (FakeChannel, ConnectorSettings(every=60))})
 
 
-def test_run_connector_records_ok_with_counts_and_delivers_the_imported_return(hub: Hub, store: Store) -> None:
+def test_run_connector_records_ok_with_counts_and_delivers_the_imported_return(
+    hub: Hub, store: Store
+) -> None:
     fake = channel(hub, "msp-nice")
     fake.dossier(1)
 
     outcome = run_connector(hub, "msp-nice")
 
     assert (outcome.outcome, outcome.counts, outcome.errors, outcome.error) == (
-        "ok", {"created": 1, "returns_sent": 1}, [], None
+        "ok",
+        {"created": 1, "returns_sent": 1},
+        [],
+        None,
     )
     [run] = store.runs.latest("msp-nice")
-    assert (run.id, run.outcome, run.trigger, run.counts) == (outcome.run_id, "ok", "schedule", outcome.counts)
+    assert (run.id, run.outcome, run.trigger, run.counts) == (
+        outcome.run_id,
+        "ok",
+        "schedule",
+        outcome.counts,
+    )
     assert run.ended_at is not None
     assert [(i.code, i.external_id) for i in fake.sent] == [(14, "D-1")]
     [item] = store.outbox.list(connector="msp-nice")
@@ -54,7 +64,10 @@ def test_run_connector_closes_a_dossier_once_its_19_is_delivered(hub: Hub, store
     detail = store.dossiers.get(dossier_id, None)
     assert detail.status == 100
     assert [(c.code, c.is_transmitted, c.is_automatic) for c in detail.history] == [
-        (14, True, True), (16, True, False), (19, True, False), (100, False, True)
+        (14, True, True),
+        (16, True, False),
+        (19, True, False),
+        (100, False, True),
     ]
     pending = [i for i in store.outbox.list(connector="msp-nice") if i.state == "pending"]
     assert [i.payload["code"] for i in pending] == [100]
@@ -73,7 +86,9 @@ def test_run_connector_counts_rejected_items_without_failing(hub: Hub, store: St
     outcome = run_connector(hub, "msp-nice")
 
     assert (outcome.outcome, outcome.counts, outcome.errors) == (
-        "ok", {"errors": 1}, ["demande-2.zip: archive illisible"]
+        "ok",
+        {"errors": 1},
+        ["demande-2.zip: archive illisible"],
     )
     [run] = store.runs.latest("msp-nice")
     assert (run.outcome, run.errors) == ("ok", ["demande-2.zip: archive illisible"])
@@ -83,7 +98,9 @@ def test_run_connector_counts_rejected_items_without_failing(hub: Hub, store: St
     ("error", "message"),
     [
         pytest.param(RuntimeError("boom"), "RuntimeError: boom", id="bug"),
-        pytest.param(TransientError("msp-nice: SFTP indisponible"), "msp-nice: SFTP indisponible", id="peer-down"),
+        pytest.param(
+            TransientError("msp-nice: SFTP indisponible"), "msp-nice: SFTP indisponible", id="peer-down"
+        ),
     ],
 )
 def test_run_connector_records_a_failure_and_journals_it(
@@ -144,7 +161,9 @@ def test_run_connector_refuses_an_unknown_connector(hub: Hub, store: Store) -> N
     assert store.runs.latest() == []
 
 
-def test_run_connector_leaves_returns_alone_for_a_channel_without_returns(store: Store, blobs: BlobStore) -> None:
+def test_run_connector_leaves_returns_alone_for_a_channel_without_returns(
+    store: Store, blobs: BlobStore
+) -> None:
     hub = make_hub(store, blobs, {"depot": (PollOnlyChannel, ConnectorSettings())})
     fake = channel(hub, "depot")
     fake.dossier(1)  # received with has_returns=True by this fake: the outbox holds a 14

@@ -15,7 +15,9 @@ def demand(number: str = "A-1-N8F602RR", *, org: str = "nice", message_id: str =
         organisation_id=org,
         procedure="RCO-LA",
         data={"Recensement": {"nom": "DUPONT", **data}},
-        documents=(DocumentIn(name="cerfa.pdf", sha256="a" * 64, size_bytes=12, media_type="application/pdf"),),
+        documents=(
+            DocumentIn(name="cerfa.pdf", sha256="a" * 64, size_bytes=12, media_type="application/pdf"),
+        ),
         origin=f"{number}-RCO-LA-1.zip",
         message_id=message_id,
         title="DUPONT Jean",
@@ -61,8 +63,12 @@ def test_unknown_organisation_is_rejected(store):
 
 def test_journal_redacts_personal_data(store):
     got = store.dossiers.receive(demand())
-    store.journal.write("note", "Appel de jean.dupont@example.org au 06 12 34 56 78", dossier_id=got.dossier_id,
-                        data={"nomNaissance": "DUPONT", "ville": "Nice"})
+    store.journal.write(
+        "note",
+        "Appel de jean.dupont@example.org au 06 12 34 56 78",
+        dossier_id=got.dossier_id,
+        data={"nomNaissance": "DUPONT", "ville": "Nice"},
+    )
     entry = store.dossiers.get(got.dossier_id, None).journal[-1]
     assert "example.org" not in entry.message and "06 12" not in entry.message
     assert entry.data == {"nomNaissance": "[masqué]", "ville": "Nice"}
@@ -208,8 +214,14 @@ def test_search_filters_and_paginates(store, clock):
 
 def test_outgoing_document_leaves_with_next_status(store):
     got = store.dossiers.receive(demand())
-    doc = store.dossiers.attach_outgoing(got.dossier_id, None, name="attestation.pdf", sha256="b" * 64,
-                                         size_bytes=3, media_type="application/pdf")
+    doc = store.dossiers.attach_outgoing(
+        got.dossier_id,
+        None,
+        name="attestation.pdf",
+        sha256="b" * 64,
+        size_bytes=3,
+        media_type="application/pdf",
+    )
     store.statuses.set(got.dossier_id, 16, "", "agent", None)
     payloads = {o.payload["code"]: o.payload for o in store.outbox.list()}
     assert payloads[16]["documents"] == [doc.id] and payloads[14]["documents"] == []
