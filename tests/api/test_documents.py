@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
@@ -132,3 +133,23 @@ def test_upload_over_the_limit_is_413_problem(
         )
         assert ok.status_code == 201
     assert [d.name for d in hub.store.dossiers.get(dossiers["A-2-X"], None).documents] == ["small.bin"]
+
+
+def test_upload_chunked_body_over_the_limit_is_413_problem(
+    hub: Hub, auth: Auth, dossiers: dict[str, str]
+) -> None:
+    def body() -> Iterator[bytes]:  # no Content-Length: the limit is enforced while reading
+        yield b'--XyZ\r\nContent-Disposition: form-data; name="file"; filename="big.bin"\r\n\r\n'
+        for _ in range(100):
+            yield b"x" * 1000
+        yield b"\r\n--XyZ--\r\n"
+
+    with TestClient(create_app(hub, max_upload_bytes=1000)) as client:
+        response = client.post(
+            f"/api/v1/dossiers/{dossiers['A-2-X']}/documents",
+            content=body(),
+            headers={**auth.operator, "Content-Type": "multipart/form-data; boundary=XyZ"},
+        )
+    assert "content-length" not in response.request.headers
+    assert_problem(response, 413)
+    assert hub.store.dossiers.get(dossiers["A-2-X"], None).documents == []

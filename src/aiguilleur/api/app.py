@@ -53,11 +53,7 @@ def create_app(hub: Hub, *, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAPI
     app.include_router(health.router)
     app.include_router(organisations.router, prefix=API_PREFIX)
     app.include_router(dossiers.router, prefix=API_PREFIX)
-    app.include_router(
-        documents.router,
-        prefix=API_PREFIX,
-        max_body_size=max_upload_bytes + documents.MULTIPART_SLACK_BYTES,
-    )
+    app.include_router(documents.router, prefix=API_PREFIX)
     app.include_router(outbox.router, prefix=API_PREFIX)
     app.include_router(connectors.router, prefix=API_PREFIX)
     return app

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
@@ -48,6 +51,25 @@ def demo_token(store: Store, data_dir: Path) -> str:
     return token
 
 
+@contextmanager
+def _quiet_signals() -> Iterator[None]:
+    """Let uvicorn handle SIGINT/SIGTERM, then swallow the signal it re-raises once it has stopped.
+
+    uvicorn re-raises the captured signal after shutdown so that the previous handler runs; with the
+    default handlers SIGTERM would kill the process before the scheduler is stopped.
+    """
+    previous = {sig: signal.signal(sig, _note_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _note_signal(signum: int, _frame: object) -> None:
+    logger.info("signal %s reçu : arrêt", signal.Signals(signum).name)
+
+
 def serve(config: Config, *, demo: bool = False) -> None:
     """Open the hub, start the scheduler and serve the API until SIGTERM or SIGINT, then stop cleanly."""
     import uvicorn
@@ -78,6 +100,7 @@ def serve(config: Config, *, demo: bool = False) -> None:
         server = uvicorn.Server(
             uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", access_log=False)
         )
-        server.run()  # returns after SIGINT / SIGTERM, requests drained
+        with _quiet_signals():
+            server.run()  # returns after SIGINT / SIGTERM, requests drained
     finally:
         hub.close()  # stops the scheduler gracefully: running synchronisations finish or are interrupted

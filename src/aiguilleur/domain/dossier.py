@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -44,3 +45,10 @@ class DossierIn:
     received_at: datetime | None = None
     title: str = ""  # a short human label: applicant's name, acte type
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def search_key(*parts: str) -> str:
+    """Accent- and case-insensitive text to search dossiers by number or name, the same on every backend."""
+    text = " ".join(p for p in parts if p)
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return " ".join(folded.casefold().split())[:600]

@@ -11,7 +11,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from aiguilleur.domain.dossier import DossierIn, ExternalRef
+from aiguilleur.domain.dossier import DossierIn, ExternalRef, search_key
 from aiguilleur.domain.statuses import IMPORTED_COMMENT, Status, Workflow
 from aiguilleur.errors import NotFound, RejectedItemError
 from aiguilleur.store import tables as t
@@ -104,6 +104,7 @@ class Dossiers:
                 row.version += 1
                 row.data, row.procedure, row.updated_at = d.data, d.procedure, now
                 row.title = d.title or row.title
+                row.search_key = search_key(row.external_id, row.title)
                 outcome = "updated"
                 self.store.journal.add(
                     s,
@@ -154,6 +155,7 @@ class Dossiers:
             received_at=d.received_at or now,
             created_at=now,
             updated_at=now,
+            search_key=search_key(d.ref.external_id, d.title),
         )
         s.add(row)
         s.flush()  # the unique (connector, external_id) is checked here
@@ -207,15 +209,11 @@ class Dossiers:
             stmt = stmt.where(t.Dossier.received_at >= f.received_from)
         if f.received_to:
             stmt = stmt.where(t.Dossier.received_at < f.received_to)
-        if f.search:
-            term = f.search.strip()
-            like = f"%{term.lower()}%"
+        if f.search and search_key(f.search):
+            term = search_key(f.search)
+            pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             stmt = stmt.where(
-                or_(
-                    t.Dossier.external_id == term,
-                    func.lower(t.Dossier.title).like(like),
-                    func.lower(t.Dossier.external_id).like(like),
-                )
+                or_(t.Dossier.external_id == f.search.strip(), t.Dossier.search_key.like(pattern, escape="\\"))
             )
         with self.store.read() as s:
             total = s.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0

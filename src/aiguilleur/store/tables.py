@@ -92,6 +92,7 @@ class Dossier(Base):
     status: Mapped[int] = mapped_column(Integer)
     version: Mapped[int] = mapped_column(Integer, default=1)
     title: Mapped[str] = mapped_column(String(300), default="")
+    search_key: Mapped[str] = mapped_column(String(600), default="")  # domain.dossier.search_key
     has_returns: Mapped[bool] = mapped_column(Boolean, default=True)  # statuses go back to the channel
     data: Mapped[dict[str, Any]]
     received_at: Mapped[datetime]

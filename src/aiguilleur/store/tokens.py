@@ -7,7 +7,7 @@ import secrets
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from aiguilleur.domain.access import ALL, Principal, Role
 from aiguilleur.errors import AccessDenied, NotFound
@@ -55,14 +55,18 @@ class Tokens:
         """The principal of a valid token; ``AccessDenied`` otherwise."""
         if not token.startswith(PREFIX) or len(token) > 200:
             raise AccessDenied("jeton invalide")
-        with self.store.write() as s:
-            row = s.scalars(select(t.ApiToken).where(t.ApiToken.token_hash == token_hash(token))).first()
+        digest = token_hash(token)
+        with self.store.read() as s:
+            row = s.scalars(select(t.ApiToken).where(t.ApiToken.token_hash == digest)).first()
             if row is None or row.revoked_at is not None:
                 raise AccessDenied("jeton invalide ou révoqué")
-            now = self.store.now()
-            if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
-                row.last_used_at = now
-            return Principal(f"token:{row.name}", Role(row.role), frozenset(row.organisations))
+            principal = Principal(f"token:{row.name}", Role(row.role), frozenset(row.organisations))
+            last_used = row.last_used_at
+        now = self.store.now()
+        if last_used is None or (now - last_used).total_seconds() > 60:  # write at most once a minute
+            with self.store.write() as s:
+                s.execute(update(t.ApiToken).where(t.ApiToken.token_hash == digest).values(last_used_at=now))
+        return principal
 
     def revoke(self, name: str) -> int:
         with self.store.write() as s:

@@ -225,3 +225,15 @@ def test_outgoing_document_leaves_with_next_status(store):
     store.statuses.set(got.dossier_id, 16, "", "agent", None)
     payloads = {o.payload["code"]: o.payload for o in store.outbox.list()}
     assert payloads[16]["documents"] == [doc.id] and payloads[14]["documents"] == []
+
+
+def test_search_ignores_accents_case_and_wildcards(store):
+    store.dossiers.receive(DossierIn(ref=ExternalRef("mdel", "msp-nice", "A-1-ÉTÉ"), organisation_id="nice",
+                                     procedure="AEC-LA", data={}, title="Hélène LÉGER"))
+    store.dossiers.receive(demand("A-1-OTHER"))
+    assert [d.title for d in store.dossiers.search(DossierFilter(search="helene leger"), None).items] == [
+        "Hélène LÉGER"
+    ]
+    assert store.dossiers.search(DossierFilter(search="LÉGER"), None).total == 1
+    assert store.dossiers.search(DossierFilter(search="%"), None).total == 0
+    assert store.dossiers.search(DossierFilter(search="_"), None).total == 0

@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.types import Message
 
 from aiguilleur.api.deps import HubDep, OperatorDep, ReaderDep
 from aiguilleur.api.problems import PayloadTooLarge, problem_responses
@@ -105,7 +106,8 @@ async def upload_document(
     """
     max_bytes: int = request.app.state.max_upload_bytes
     await run_in_threadpool(_check_visible, hub, dossier_id, principal.scope)
-    async with request.form(max_files=1, max_fields=4, max_part_size=4096) as form:
+    limited = _limited(request, max_bytes)
+    async with limited.form(max_files=1, max_fields=4, max_part_size=4096) as form:
         upload = form.get("file")
         role = form.get("role", "")
         if not isinstance(upload, UploadFile):
@@ -130,6 +132,27 @@ async def upload_document(
     doc = await run_in_threadpool(attach)
     logger.info("dossier %s: document %d uploaded by %s", dossier_id, doc.id, principal.name)
     return doc
+
+
+def _limited(request: Request, max_bytes: int) -> Request:
+    """The request, whose body raises ``PayloadTooLarge`` once past the limit (before it is spooled)."""
+    limit = max_bytes + MULTIPART_SLACK_BYTES
+    too_large = PayloadTooLarge(f"document refusé : plus de {max_bytes} octets")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    received = 0
+
+    async def receive() -> Message:
+        nonlocal received
+        message = await request.receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:  # a chunked body announces no length
+                raise too_large
+        return message
+
+    return Request(request.scope, receive)
 
 
 def _check_visible(hub: Hub, dossier_id: str, scope: frozenset[str] | None) -> None:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 06:55:14.212644
+Create Date: 2026-11-24
 """
 
 from __future__ import annotations
@@ -96,6 +96,7 @@ def upgrade() -> None:
         sa.Column("status", sa.Integer(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("title", sa.String(length=300), nullable=False),
+        sa.Column("search_key", sa.String(length=600), nullable=False),
         sa.Column("has_returns", sa.Boolean(), nullable=False),
         sa.Column(
             "data",

@@ -1,0 +1,1 @@
+"""Tests of the connectors, one package per peer (STYLE.md "Layout")."""
