@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from aiguilleur.store.repository import Store
 
 Scope = frozenset[str] | None
-Sel = TypeVar("Sel", bound="Select[Unpack[tuple[Any, ...]]]")
+Sel = TypeVar("Sel", bound="Select[*tuple[Any, ...]]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +213,9 @@ class Dossiers:
             term = search_key(f.search)
             pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             stmt = stmt.where(
-                or_(t.Dossier.external_id == f.search.strip(), t.Dossier.search_key.like(pattern, escape="\\"))
+                or_(
+                    t.Dossier.external_id == f.search.strip(), t.Dossier.search_key.like(pattern, escape="\\")
+                )
             )
         with self.store.read() as s:
             total = s.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, TypeVar, Unpack
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -14,8 +14,7 @@ from aiguilleur.logging import redact, redact_text
 from aiguilleur.store import tables as t
 from aiguilleur.store.database import make_engine, migrate
 
-
-Sel = TypeVar("Sel", bound="Select[Unpack[tuple[Any, ...]]]")
+Sel = TypeVar("Sel", bound="Select[*tuple[Any, ...]]")
 
 
 def utcnow() -> datetime:
