@@ -49,7 +49,9 @@ def test_zip_name_rebuilds_the_canonical_name() -> None:
         pytest.param("A-1-N8F602RÉ-RCO-LA-1.zip", id="non-ascii"),
         pytest.param("A--1-RCO-LA-1.zip", id="empty-segment"),
         pytest.param("A-1-N8F602RR-rco-la-1.zip", id="lower-case-flow"),
-        pytest.param("RitaGS.2019-04-03T16_26_40.674661355.A-9-X3UGO4V7-AEC-LA-2.ADER.ftp.zip", id="prefixed"),
+        pytest.param(
+            "RitaGS.2019-04-03T16_26_40.674661355.A-9-X3UGO4V7-AEC-LA-2.ADER.ftp.zip", id="prefixed"
+        ),
         pytest.param(f"{'A' * 65}-RCO-LA-1.zip", id="number-too-long"),
         pytest.param("", id="empty"),
     ],
@@ -97,7 +99,9 @@ def test_return_zip_name_refuses_bad_values(numero: str, flow_type: str, increme
         return_zip_name(numero, flow_type, increment)
 
 
-_SEGMENT = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=8)
+_SEGMENT = st.text(
+    alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=8
+)
 
 
 @given(

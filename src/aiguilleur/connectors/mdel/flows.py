@@ -64,7 +64,8 @@ def key_fields(flow_type: str, root: etree._Element) -> KeyFields:
 
 # -- AEC-LA: demande d'acte d'état civil ---------------------------------------------------------------
 
-# Used when the portal sent a code without its Libelle (codes seen in the HubEE JDD and Passerelle).
+# Used when the portal sent a code without its Libelle. NAISSANCE and COPIE-INTEGRALE are in the HubEE
+# JDD; the others follow the same scheme but are our guess. Any other code is shown as it came.
 _ACT_TYPES = {"NAISSANCE": "acte de naissance", "MARIAGE": "acte de mariage", "DECES": "acte de décès"}
 _ACT_NATURES = {
     "COPIE-INTEGRALE": "copie intégrale",
