@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from aiguilleur.config import Config
 from aiguilleur.connectors.base import Connector, HubContext
@@ -13,6 +13,9 @@ from aiguilleur.connectors.registry import Registry, default_registry
 from aiguilleur.errors import NotFound
 from aiguilleur.store.blobs import BlobStore
 from aiguilleur.store.repository import Store, utcnow
+
+if TYPE_CHECKING:
+    from aiguilleur.engine.scheduler import Scheduler
 
 
 @dataclass
@@ -24,7 +27,7 @@ class Hub:
     blobs: BlobStore
     registry: Registry
     connectors: dict[str, Connector] = field(default_factory=dict)
-    scheduler: Any = None  # engine.scheduler.Scheduler when the embedded scheduler runs
+    scheduler: Scheduler | None = None  # set when the embedded scheduler runs
 
     @classmethod
     def open(

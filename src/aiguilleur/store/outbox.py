@@ -107,7 +107,7 @@ class Outbox:
                 .where(
                     t.OutboxItem.id == item_id,
                     or_(
-                        t.OutboxItem.state == "pending",
+                        (t.OutboxItem.state == "pending") & (t.OutboxItem.next_try_at <= now),
                         (t.OutboxItem.state == "sending") & (t.OutboxItem.claimed_until <= now),
                     ),
                 )
@@ -141,6 +141,8 @@ class Outbox:
             row = s.get(t.OutboxItem, item_id)
             if row is None:
                 raise NotFound(f"retour {item_id} introuvable")
+            if row.state != "sending":  # a late answer for an item retried or given up meanwhile
+                return row.state
             row.attempts += 1
             row.last_error = error[:2000]
             row.claimed_until = None

@@ -88,7 +88,8 @@ class Statuses:
             last = changes[-1]
             item = s.scalars(select(t.OutboxItem).where(t.OutboxItem.status_change_id == last.id)).first()
             if item is not None:
-                if item.state == "sending" and item.claimed_until and item.claimed_until > now:
+                # even an expired claim may still be on the wire: the next delivery settles it first
+                if item.state == "sending":
                     raise InvalidTransition(
                         f"annulation impossible : le statut {last.code} est en cours d'envoi",
                         tuple(sorted(workflow.allowed())),

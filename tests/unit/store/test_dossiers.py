@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 import pytest
 
@@ -228,8 +229,15 @@ def test_outgoing_document_leaves_with_next_status(store):
 
 
 def test_search_ignores_accents_case_and_wildcards(store):
-    store.dossiers.receive(DossierIn(ref=ExternalRef("mdel", "msp-nice", "A-1-ÉTÉ"), organisation_id="nice",
-                                     procedure="AEC-LA", data={}, title="Hélène LÉGER"))
+    store.dossiers.receive(
+        DossierIn(
+            ref=ExternalRef("mdel", "msp-nice", "A-1-ÉTÉ"),
+            organisation_id="nice",
+            procedure="AEC-LA",
+            data={},
+            title="Hélène LÉGER",
+        )
+    )
     store.dossiers.receive(demand("A-1-OTHER"))
     assert [d.title for d in store.dossiers.search(DossierFilter(search="helene leger"), None).items] == [
         "Hélène LÉGER"
@@ -237,3 +245,22 @@ def test_search_ignores_accents_case_and_wildcards(store):
     assert store.dossiers.search(DossierFilter(search="LÉGER"), None).total == 1
     assert store.dossiers.search(DossierFilter(search="%"), None).total == 0
     assert store.dossiers.search(DossierFilter(search="_"), None).total == 0
+
+
+def test_claim_waits_for_the_backoff(store, clock):
+    store.dossiers.receive(demand())
+    (item,) = store.outbox.due("msp-nice")
+    assert store.outbox.claim(item.id)
+    retry_at = clock() + timedelta(seconds=60)
+    assert store.outbox.mark_failed(item.id, "timeout", retry_at=retry_at) == "pending"
+    assert not store.outbox.claim(item.id)
+    clock.advance(61)
+    assert store.outbox.claim(item.id)
+
+
+def test_late_failure_report_does_not_revive_a_sent_item(store):
+    store.dossiers.receive(demand())
+    (item,) = store.outbox.due("msp-nice")
+    store.outbox.claim(item.id)
+    store.outbox.mark_sent(item.id)
+    assert store.outbox.mark_failed(item.id, "late", retry_at=None) == "sent"
