@@ -13,6 +13,7 @@ from tests.api.conftest import Auth, assert_problem
 def dead(hub: Hub, dossiers: dict[str, str]) -> int:
     """The first return of A-1-X (nice), given up after failures."""
     item = next(r for r in hub.store.outbox.list(scope=None) if r.dossier_id == dossiers["A-1-X"])
+    assert hub.store.outbox.claim(item.id)
     assert hub.store.outbox.mark_failed(item.id, "SFTP refusé", retry_at=None) == "dead"
     return item.id
 
