@@ -17,7 +17,7 @@ from aiguilleur.errors import AccessDenied
 from aiguilleur.store.repository import Store
 
 logger = logging.getLogger(__name__)
-console = Console()
+console = Console(soft_wrap=True)
 
 DEMO_ORGANISATIONS = [
     OrganisationConfig(id="nice", name="Ville de Nice", siret="21060088800015", insee="06088"),

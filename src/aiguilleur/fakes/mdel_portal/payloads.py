@@ -57,6 +57,9 @@ PJ_LABELS = {
 }
 
 
+XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
+
+
 def _sub(parent: etree._Element, tag: str, text: str | None = None) -> etree._Element:
     element = etree.SubElement(parent, tag)
     if text is not None:
@@ -66,7 +69,7 @@ def _sub(parent: etree._Element, tag: str, text: str | None = None) -> etree._El
 
 def _tostring(root: etree._Element) -> bytes:
     etree.indent(root, space="\t")
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8") + b"\n"
+    return XML_DECLARATION + etree.tostring(root, xml_declaration=False, encoding="UTF-8") + b"\n"
 
 
 def _fr(d: date) -> str:
@@ -82,8 +85,8 @@ def _address(parent: etree._Element, tag: str, person: Person) -> None:
     block = _sub(parent, tag)
     for name, value in (
         ("PointDeRemise", ""), ("Complement", ""), ("NumeroVoie", a.number), ("Extension", ""),
-        ("TypeVoie", a.street_type), ("NomVoie", a.street_name), ("LieuDit", ""), ("CodePostal", a.postal_code),
-        ("Localite", a.city), ("CodeINSEE", a.insee),
+        ("TypeVoie", a.street_type), ("NomVoie", a.street_name), ("LieuDit", ""),
+        ("CodePostal", a.postal_code), ("Localite", a.city), ("CodeINSEE", a.insee),
     ):  # fmt: skip
         _sub(block, name, value)
 
@@ -145,7 +148,10 @@ def recensement(rng: random.Random, person: Person, submitted: datetime) -> byte
     adult = (person.birth_date - timedelta(days=365 * 45), person.birth_date - timedelta(days=365 * 20))
     insee = person.address.insee
     for tag, parent in (
-        ("FiliationPere", make_person(rng, insee=insee, born_between=adult, surname=person.surname, is_female=False)),
+        (
+            "FiliationPere",
+            make_person(rng, insee=insee, born_between=adult, surname=person.surname, is_female=False),
+        ),
         ("FiliationMere", make_person(rng, insee=insee, born_between=adult, is_female=True)),
     ):
         block = _sub(root, tag)
@@ -179,8 +185,9 @@ def demande_acte(rng: random.Random, person: Person, titulaire: Person, submitte
     if type_code == "NAISSANCE":
         acte_date = titulaire.birth_date
     else:
-        acte_date = titulaire.birth_date + timedelta(days=rng.randint(20 * 365, 60 * 365))
-        acte_date = min(acte_date, submitted.date() - timedelta(days=30))
+        earliest = titulaire.birth_date + timedelta(days=18 * 365)
+        span = (submitted.date() - timedelta(days=30) - earliest).days
+        acte_date = earliest + timedelta(days=rng.randint(0, max(0, span)))
     if person is titulaire:
         qualite = "PersonneConcernee"
     else:
@@ -226,8 +233,10 @@ def demande_acte(rng: random.Random, person: Person, titulaire: Person, submitte
 LISTES = (("LG", "Liste générale"), ("LCM", "Liste complémentaire municipale"),
           ("LCE", "Liste complémentaire européenne"))  # fmt: skip
 MOTIFS_ILE = (
-    ("DOMICILE", "Domicile dans la commune"), ("RESIDENCE", "Résidence de plus de 6 mois dans la commune"),
-    ("CONTRIBUABLE", "Contribuable de la commune depuis 2 ans"), ("GERANT", "Gérant d'une société de la commune"),
+    ("DOMICILE", "Domicile dans la commune"),
+    ("RESIDENCE", "Résidence de plus de 6 mois dans la commune"),
+    ("CONTRIBUABLE", "Contribuable de la commune depuis 2 ans"),
+    ("GERANT", "Gérant d'une société de la commune"),
 )  # fmt: skip
 
 

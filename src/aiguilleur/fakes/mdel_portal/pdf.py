@@ -21,6 +21,13 @@ def _literal(text: str) -> bytes:
     return b"(" + raw.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)") + b")"
 
 
+def _text_string(text: str) -> bytes:
+    """A PDF text string (document information): literal if ASCII, else UTF-16BE with a BOM."""
+    if text.isascii():
+        return _literal(text)
+    return b"<FEFF" + text.encode("utf-16-be").hex().upper().encode() + b">"
+
+
 def _assemble(title: str, filler: bytes, creation_date: str) -> bytes:
     content = b"BT /F1 16 Tf 56 780 Td " + _literal(title) + b" Tj ET\n"
     resources = b"/Font << /F1 5 0 R >>"
@@ -35,7 +42,7 @@ def _assemble(title: str, filler: bytes, creation_date: str) -> bytes:
         b"<< /Length %d >>\nstream\n" % len(content) + content + b"endstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
         b"<< /Title "
-        + _literal(title)
+        + _text_string(title)
         + b" /Producer (aiguilleur fake portal) /CreationDate "
         + _literal(creation_date)
         + b" >>",
@@ -44,7 +51,8 @@ def _assemble(title: str, filler: bytes, creation_date: str) -> bytes:
         # A grey image one pixel high and len(filler) pixels wide: any byte string is a valid raster.
         objects.append(
             b"<< /Type /XObject /Subtype /Image /Width %d /Height 1 /ColorSpace /DeviceGray "
-            b"/BitsPerComponent 8 /Length %d >>\nstream\n" % (len(filler), len(filler))
+            b"/BitsPerComponent 8 /Length %d >>\nstream\n"
+            % (len(filler), len(filler))
             + filler
             + b"\nendstream"
         )
