@@ -4,3 +4,8 @@
 demand against its zip, ``flows`` extracts the key fields of each flow's business XML, ``returns``
 writes the return ``message.xml`` and zip. These modules are pure: no directory, store or SFTP.
 """
+
+from aiguilleur.connectors.mdel.config import MdelConfig
+from aiguilleur.connectors.mdel.connector import MdelChannel
+
+__all__ = ["MdelChannel", "MdelConfig"]

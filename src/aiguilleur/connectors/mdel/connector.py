@@ -1,0 +1,242 @@
+"""MdelChannel: demand zips from the input directory into dossiers, returns as zips in the output directory.
+
+One synchronisation (seed 002 §II): create the directories, resume what a crash left in the work
+directory, import every ready file of the input directory, and write one log file in the log
+directory. Returns are delivered by the engine through `send_return`. Pulling from and pushing to the
+portal's SFTP server are not done here yet (`sftp_pull`/`sftp_push` are only validated).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import ClassVar
+
+from sqlalchemy import func, select
+
+from aiguilleur.connectors.base import Capability, ConnectorInfo, Health, HubContext, RunContext
+from aiguilleur.connectors.mdel.config import MdelConfig
+from aiguilleur.connectors.mdel.importer import (
+    REJECTED,
+    Directories,
+    ImportResult,
+    claim,
+    import_one,
+    reject,
+    remove_orphans,
+)
+from aiguilleur.connectors.mdel.names import return_zip_name
+from aiguilleur.connectors.mdel.returns import build_return_message, return_message_id, write_return_zip
+from aiguilleur.errors import PermanentError
+from aiguilleur.store import tables as t
+from aiguilleur.store.outbox import OutboxItem
+from aiguilleur.transport.files import ArchiveLimits, Readiness, ReadinessTracker, atomic_write
+
+logger = logging.getLogger(__name__)
+
+
+class MdelChannel:
+    """The MDEL channel of seed 002: see the module docstring."""
+
+    info: ClassVar[ConnectorInfo] = ConnectorInfo(
+        kind="mdel",
+        title="Ma démarche en ligne (MDEL)",
+        config_model=MdelConfig,
+        capabilities=frozenset({Capability.POLL, Capability.STATUS_RETURN}),
+    )
+
+    def __init__(self, name: str, settings: MdelConfig, context: HubContext) -> None:
+        self.name = name
+        self.settings = settings
+        self.context = context
+        self.dirs = Directories(
+            input=context.resolve(settings.input_dir),
+            work=context.resolve(settings.work_dir),
+            output=context.resolve(settings.output_dir),
+            error=context.resolve(settings.error_dir),
+            done=context.resolve(settings.done_dir),
+            log=context.resolve(settings.log_dir),
+            attachments=(
+                context.resolve(settings.attachments_dir) if settings.attachments_dir is not None else None
+            ),
+        )
+        self.limits = ArchiveLimits(
+            max_members=settings.max_members, max_total_bytes=settings.max_total_bytes
+        )
+        # Kept between runs: a file seen growing at one scan is read only once it stopped changing.
+        self.tracker = ReadinessTracker(
+            Readiness(min_age_s=settings.min_age, marker_suffix=settings.marker_suffix)
+        )
+
+    def check(self) -> Health:
+        """Whether every directory exists and is writable."""
+        problems = [
+            f"{path} : {'absent' if not path.is_dir() else 'non accessible en écriture'}"
+            for path in self.dirs.all()
+            if not (path.is_dir() and os.access(path, os.W_OK | os.X_OK))
+        ]
+        return Health(is_ok=not problems, detail="; ".join(problems))
+
+    # -- import ----------------------------------------------------------------------------------------
+
+    def run(self, ctx: RunContext) -> None:
+        """One synchronisation: resume the work directory, import the ready input files, write the log."""
+        for path in self.dirs.all():
+            path.mkdir(parents=True, exist_ok=True)
+        started = self.context.now()
+        results: list[ImportResult] = []
+        failure: str | None = None
+        try:
+            remove_orphans(self.dirs.work)
+            for path in sorted(p for p in self.dirs.work.iterdir() if _is_leftover(p)):
+                if ctx.stopping.is_set():
+                    break
+                logger.info("mdel %s: resuming %s left in the work directory", self.name, path.name)
+                results.append(self._import(path, ctx))
+            now = self.context.now().timestamp()
+            for path in self.tracker.ready_files(self.dirs.input, now=now):
+                if ctx.stopping.is_set():
+                    break
+                work_path = claim(path, self.dirs)
+                if self.settings.marker_suffix is not None:
+                    Path(f"{path}{self.settings.marker_suffix}").unlink(missing_ok=True)
+                results.append(self._import(work_path, ctx))
+        except BaseException as exc:
+            failure = f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            self._write_sync_log(ctx, started, results, failure)
+
+    def _import(self, work_path: Path, ctx: RunContext) -> ImportResult:
+        if not work_path.name.lower().endswith(".zip"):
+            reason = f"{work_path.name} : ce n'est pas un zip de demande (<Numéro>-<Flux>-<n>.zip attendu)"
+            result = ImportResult(
+                work_path.name, REJECTED, reject(work_path, self.dirs, reason), reason=reason
+            )
+        else:
+            result = import_one(
+                work_path, connector=self.name, context=self.context, dirs=self.dirs, limits=self.limits
+            )
+        if result.is_rejected:
+            ctx.report.count(REJECTED)
+            ctx.report.error(result.reason or result.name)
+        else:
+            ctx.report.count("imported" if result.outcome == "created" else result.outcome)
+        return result
+
+    def _write_sync_log(
+        self, ctx: RunContext, started: datetime, results: list[ImportResult], failure: str | None
+    ) -> None:
+        """One log file per synchronisation (seed 002 §II, directory 6), published atomically."""
+        started = started.astimezone(UTC)
+        lines = [
+            f"Synchronisation {ctx.run_id} du connecteur {self.name} ({started.isoformat()})",
+            "",
+            "Fichiers :",
+        ]
+        lines += [f"  {r.name} : {_fate(r)}" for r in results] or ["  aucun fichier à traiter"]
+        lines += ["", "Bilan :"]
+        lines += [f"  {k} : {v}" for k, v in sorted(ctx.report.counts.items())] or ["  rien"]
+        if ctx.report.errors:
+            lines += ["", "Erreurs :"] + [f"  {e}" for e in ctx.report.errors]
+        if failure is not None:
+            lines += ["", f"Synchronisation interrompue par une erreur : {failure}"]
+        if ctx.stopping.is_set():
+            lines += ["", "Synchronisation arrêtée avant la fin (arrêt demandé)."]
+        name = f"sync-{started.strftime('%Y%m%dT%H%M%SZ')}-{ctx.run_id}.log"
+        try:
+            atomic_write(self.dirs.log / name, ("\n".join(lines) + "\n").encode())
+        except OSError:
+            logger.exception("mdel %s: could not write the synchronisation log %s", self.name, name)
+
+    # -- returns ---------------------------------------------------------------------------------------
+
+    def send_return(self, item: OutboxItem) -> None:
+        """Write the return zip ``<Numero>-<FlowType>-<increment>.zip`` into the output directory (3).
+
+        Raises PermanentError when the dossier is not an MDEL demand we can answer (unknown flow or
+        number); an OSError (disk full…) is retried by the engine.
+        """
+        dossier = self.context.store.dossiers.get(item.dossier_id, None)
+        numero, flow_type = item.external_id, item.procedure
+        increment = self._increment(item)
+        try:
+            zip_name = return_zip_name(numero, flow_type, increment)
+            message = build_return_message(
+                dossier.data.get("header_xml"),
+                numero,
+                flow_type,
+                item.code,
+                item.comment,
+                return_message_id(numero, flow_type, increment),
+            )
+        except ValueError as exc:
+            raise PermanentError(f"mdel {self.name}: return {item.id} of {numero}: {exc}") from exc
+        wanted = set(item.document_ids)
+        documents = [(d.name, self.context.blobs.path(d.sha256)) for d in dossier.documents if d.id in wanted]
+        self.dirs.output.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{zip_name}.", suffix=".part", dir=self.dirs.output)
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            write_return_zip(tmp, message, documents, modified_at=self.context.now())
+            with tmp.open("rb") as f:
+                os.fsync(f.fileno())
+            # Replace, never a new name: a file already there is this very return, written by an
+            # attempt that crashed before the outbox recorded it as sent (same increment, same bytes).
+            os.replace(tmp, self.dirs.output / zip_name)
+        finally:
+            tmp.unlink(missing_ok=True)
+        _fsync_dir(self.dirs.output)
+        logger.info("mdel %s: return %s written (status %d)", self.name, zip_name, item.code)
+
+    def _increment(self, item: OutboxItem) -> int:
+        """The increment of this return: 1 + the number of returns of the dossier already sent.
+
+        Why derived rather than stored: the outbox hands out at most one return per dossier at a time
+        and never lets a later one overtake an earlier one, and a return is marked sent only after
+        `send_return` published its file. So this count is the same at every retry of an item, even
+        after a crash between publishing and marking sent (the file is then replaced by identical
+        bytes): increments never repeat. A return given up (dead) never published a file and is not
+        counted, so the next one takes its number: increments never skip. A counter kept in a cursor
+        would have to be pruned and updated in its own transaction, and would skip a number for
+        every return given up.
+        """
+        with self.context.store.read() as s:
+            sent = s.scalar(
+                select(func.count())
+                .select_from(t.OutboxItem)
+                .where(
+                    t.OutboxItem.dossier_id == item.dossier_id,
+                    t.OutboxItem.state == "sent",
+                    t.OutboxItem.id != item.id,
+                )
+            )
+        return int(sent or 0) + 1
+
+
+def _is_leftover(path: Path) -> bool:
+    """A file the previous run moved into the work directory but did not finish with."""
+    return not path.name.startswith(".") and path.is_file() and not path.is_symlink()
+
+
+def _fate(result: ImportResult) -> str:
+    if result.is_rejected:
+        return f"refusé, déplacé dans {result.final_path.parent} ({result.reason})"
+    words = {
+        "created": "importé, nouveau dossier",
+        "updated": f"importé, version {result.version} du dossier",
+        "duplicate": "déjà reçu, rien de nouveau",
+    }
+    return f"{words.get(result.outcome, result.outcome)}, déplacé dans {result.final_path.parent}"
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,299 @@
+"""Importing one demand zip (seed 002 §II, import diagram): work (2), checks, store, done (5) or error (4).
+
+The original is first moved from the input directory to the work directory by an atomic rename, so
+that a crash never leaves it half-processed in the input. Nothing is written to the store until every
+check has passed; the receipt is idempotent by MessageId, so a file found in the work directory at
+the start of a run (left by a crash) is simply imported again.
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiguilleur.connectors.base import HubContext
+from aiguilleur.connectors.mdel.flows import read_business_xml
+from aiguilleur.connectors.mdel.names import parse_demand_name
+from aiguilleur.connectors.mdel.wire import (
+    Demand,
+    Entete,
+    check_consistency,
+    read_entete,
+    read_message,
+    redact_secrets,
+)
+from aiguilleur.domain.dossier import DocumentIn, DossierIn, ExternalRef
+from aiguilleur.errors import RejectedItemError
+from aiguilleur.transport.files import (
+    ArchiveLimits,
+    atomic_move,
+    atomic_write,
+    atomic_write_stream,
+    extract_zip,
+    safe_filename,
+)
+
+logger = logging.getLogger(__name__)
+
+MESSAGE_NAME = "message.xml"
+REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class Directories:
+    """The resolved directories of one MDEL channel."""
+
+    input: Path
+    work: Path
+    output: Path
+    error: Path
+    done: Path
+    log: Path
+    attachments: Path | None = None  # (7): a copy of the citizen's attachments outside the database
+
+    def all(self) -> tuple[Path, ...]:
+        extra = () if self.attachments is None else (self.attachments,)
+        return (self.input, self.work, self.output, self.error, self.done, self.log, *extra)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    """A file's fate: outcome "created", "updated", "duplicate" or "rejected" (``reason`` says why)."""
+
+    name: str
+    outcome: str
+    final_path: Path
+    dossier_id: str | None = None
+    version: int | None = None
+    reason: str | None = None
+
+    @property
+    def is_rejected(self) -> bool:
+        return self.outcome == REJECTED
+
+
+def claim(zip_path: Path, dirs: Directories) -> Path:
+    """Move an input file into the work directory (2) and return its path there.
+
+    When a crash left the same file (same inode) in both places, the input copy is dropped.
+    """
+    left = dirs.work / zip_path.name
+    if left.exists() and os.path.samefile(left, zip_path):
+        zip_path.unlink()
+        return left
+    return atomic_move(zip_path, dirs.work)
+
+
+def import_one(
+    work_path: Path,
+    *,
+    connector: str,
+    context: HubContext,
+    dirs: Directories,
+    limits: ArchiveLimits,
+) -> ImportResult:
+    """Import the demand zip `work_path`, already in the work directory (see `claim`).
+
+    On success the original goes to done (5); when the demand is unusable (RejectedItemError from the
+    checks, the zip or XML layers, or the store's refusal) it goes to error (4) with ``<name>.log``
+    beside it, and nothing is stored. The extracted files are removed in both cases. Any other error
+    (store unavailable, disk full) propagates and leaves the original in the work directory, to be
+    resumed at the next run.
+    """
+    name = work_path.name
+    extracted = dirs.work / f"{name}.d"
+    _remove_tree(extracted)  # a previous attempt that crashed mid-extraction
+    try:
+        try:
+            dossier = _read_demand(work_path, extracted, connector, context, limits)
+            received = context.store.dossiers.receive(dossier, has_returns=True)
+        except RejectedItemError as exc:
+            reason = str(exc)
+            final = reject(work_path, dirs, reason)
+            logger.warning("mdel %s: %s rejected", connector, name)
+            return ImportResult(name, REJECTED, final, reason=reason)
+    finally:
+        _remove_tree(extracted)
+    if dirs.attachments is not None:
+        export_attachments(context, dossier, dirs.attachments)
+    final = _finish(work_path, dirs.done)
+    logger.info(
+        "mdel %s: %s imported as %s (%s, version %d)",
+        connector,
+        name,
+        dossier.ref,
+        received.outcome,
+        received.version,
+    )
+    return ImportResult(name, received.outcome, final, received.dossier_id, received.version)
+
+
+def export_attachments(context: HubContext, dossier: DossierIn, directory: Path) -> list[Path]:
+    """Copy the citizen's attachments (PieceJointe) to ``directory/<Numero>/`` (seed 002, directory 7).
+
+    Files are published atomically and replaced when a later version or a resumed import brings them
+    again. Returns the paths written.
+    """
+    wanted = {a["file"] for a in dossier.data["message"]["attachments"]}
+    target = directory / dossier.ref.external_id
+    written: list[Path] = []
+    for doc in dossier.documents:
+        if doc.name in wanted:
+            path = target / safe_filename(doc.name)
+            target.mkdir(parents=True, exist_ok=True)
+            atomic_write_stream(path, context.blobs.iter_chunks(doc.sha256))
+            written.append(path)
+    return written
+
+
+def remove_orphans(work: Path) -> None:
+    """Remove extraction folders whose zip is no longer in the work directory (crash after the move)."""
+    for path in work.glob("*.d"):
+        if path.is_dir() and not path.is_symlink() and not (work / path.name[:-2]).exists():
+            shutil.rmtree(path)
+
+
+def reject(path: Path, dirs: Directories, reason: str) -> Path:
+    """Move `path` to the error directory (4) and write ``<name>.log`` beside it; returns the new path."""
+    final = _finish(path, dirs.error)
+    text = (
+        f"Fichier « {path.name} » refusé.\n"
+        f"Motif : {reason}\n"
+        "Le fichier n'a pas été importé : aucun dossier n'a été créé ni modifié. "
+        "Corriger la demande ou la faire renvoyer par le portail, puis la redéposer.\n"
+    )
+    atomic_write(final.with_name(final.name + ".log"), text.encode())
+    return final
+
+
+def _finish(path: Path, directory: Path) -> Path:
+    """Move `path` to `directory`, unless a crash already linked this very file there."""
+    there = directory / path.name
+    if there.exists() and os.path.samefile(there, path):
+        path.unlink()
+        return there
+    return atomic_move(path, directory)
+
+
+def _read_demand(
+    zip_path: Path, extracted: Path, connector: str, context: HubContext, limits: ArchiveLimits
+) -> DossierIn:
+    """Extract and check one demand zip and store its files as blobs; returns what to receive.
+
+    Raises RejectedItemError, storing nothing in the database, when anything is wrong.
+    """
+    name = parse_demand_name(zip_path.name)
+    try:
+        files = extract_zip(zip_path, extracted, limits)
+    except FileExistsError as exc:  # the zip holds the same path twice in different spellings
+        raise RejectedItemError(f"{zip_path.name} : nom en double dans l'archive") from exc
+    members = {p.relative_to(extracted).as_posix(): p for p in files}
+    message_path = members.get(MESSAGE_NAME)
+    if message_path is None:
+        raise RejectedItemError(f"{zip_path.name} : message.xml absent de l'archive")
+    message_bytes = message_path.read_bytes()
+    demand = read_message(message_bytes, f"{zip_path.name} / {MESSAGE_NAME}")
+    prefix = f"{name.numero}-{name.flow_type}-ent-"
+    entete_name = next((m for m in members if m.startswith(prefix) and m.lower().endswith(".xml")), None)
+    entete_bytes = members[entete_name].read_bytes() if entete_name is not None else None
+    entete: Entete | None = None
+    if entete_name is not None and entete_bytes is not None:
+        entete = read_entete(entete_bytes, f"{zip_path.name} / {entete_name}")
+    check_consistency(name, demand, entete, frozenset(members))
+    organisation_id = context.organisations_by_insee.get(demand.code_insee)
+    if organisation_id is None:
+        raise RejectedItemError(
+            f"{zip_path.name} : la commune de code INSEE {demand.code_insee} n'est pas une collectivité "
+            "configurée dans aiguilleur, la demande ne peut être attribuée à personne"
+        )
+    documents: dict[str, dict[str, Any]] = {}
+    fields: dict[str, str] = {}
+    title = ""
+    for doc in demand.xml_documents:
+        business = read_business_xml(
+            members[doc.file_name].read_bytes(), f"{zip_path.name} / {doc.file_name}", demand.flow_type
+        )
+        documents[doc.code or doc.file_name] = business.data
+        for label, value in business.fields.items():
+            fields.setdefault(label, value)
+        title = title or business.title
+    stored = _store_files(context, demand, members, message_bytes, entete_name, entete_bytes, zip_path.name)
+    return DossierIn(
+        ref=ExternalRef("mdel", connector, demand.numero),
+        organisation_id=organisation_id,
+        procedure=demand.flow_type,
+        data={
+            "message": _message_data(demand),
+            "documents": documents,
+            "fields": fields,
+            "header_xml": demand.header_xml,
+        },
+        documents=stored,
+        origin=zip_path.name,
+        message_id=demand.message_id,
+        title=title,
+    )
+
+
+def _message_data(demand: Demand) -> dict[str, Any]:
+    tele = demand.teledemarche
+    return {
+        "message_id": demand.message_id,
+        "flow_type": demand.flow_type,
+        "numero": demand.numero,
+        "numero_demarche": demand.numero_demarche,
+        "date": tele.date,
+        "platform_id": tele.platform_id,
+        "code_insee": demand.code_insee,
+        "routage": [{"id": k, "valeur": v} for k, v in demand.routage],
+        "attachments": [{"file": a.file_name, "code": a.code, "title": a.title} for a in demand.attachments],
+        "documents": [{"file": d.file_name, "code": d.code, "name": d.name} for d in demand.documents],
+    }
+
+
+def _store_files(
+    context: HubContext,
+    demand: Demand,
+    members: dict[str, Path],
+    message_bytes: bytes,
+    entete_name: str | None,
+    entete_bytes: bytes | None,
+    source: str,
+) -> tuple[DocumentIn, ...]:
+    """Put every member in the blob store; message.xml and -ent.xml without the citizen's password."""
+    roles = {a.file_name: a.code or "pj" for a in demand.attachments}
+    roles.update({d.file_name: d.code or "doc" for d in demand.documents})
+    stored: list[DocumentIn] = []
+    for member, path in members.items():
+        if member == MESSAGE_NAME:
+            ref = context.blobs.put_bytes(redact_secrets(message_bytes, f"{source} / {member}"))
+            role = "message"
+        elif member == entete_name and entete_bytes is not None:
+            ref = context.blobs.put_bytes(redact_secrets(entete_bytes, f"{source} / {member}"))
+            role = "entete"
+        else:
+            ref = context.blobs.put_file(path)
+            role = roles.get(member, "")
+        media_type = mimetypes.guess_type(member)[0] or "application/octet-stream"
+        stored.append(
+            DocumentIn(
+                name=Path(member).name,
+                sha256=ref.sha256,
+                size_bytes=ref.size_bytes,
+                media_type=media_type,
+                role=role,
+            )
+        )
+    return tuple(stored)
+
+
+def _remove_tree(path: Path) -> None:
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path)
