@@ -72,6 +72,15 @@ def test_demo_starts_answers_health_and_stops_on_sigterm(tmp_path: Path):
         token = (tmp_path / "demo" / "demo-token").read_text().strip()
         orgs = get(f"http://127.0.0.1:{port}/api/v1/organisations", token)
         assert {o["id"] for o in orgs} == {"nice", "cannes"}
+        # the fake portal's demands are imported by the MDEL channel within the first synchronisation
+        deadline = time.monotonic() + 60
+        page = {"total": 0, "items": []}
+        while time.monotonic() < deadline and page["total"] < 6:
+            time.sleep(0.5)  # polling a running hub, not timing behaviour
+            page = get(f"http://127.0.0.1:{port}/api/v1/dossiers?channel=mdel", token)
+        assert page["total"] >= 6
+        assert {d["procedure"] for d in page["items"]} <= {"RCO-LA", "AEC-LA", "ILE-LA"}
+        assert list((tmp_path / "demo" / "mdel" / "error").glob("*.zip.log"))  # the hostile demand
     finally:
         out, _err = stop(proc)
     assert proc.returncode == 0

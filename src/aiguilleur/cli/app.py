@@ -168,18 +168,20 @@ def demo(
     listen: Annotated[str, typer.Option(help="Adresse d'écoute.")] = "127.0.0.1:8080",
 ) -> None:
     """Lance le hub sur ses valeurs embarquées (SQLite, dossiers locaux, pairs simulés)."""
-    from aiguilleur.cli.serve import demo_config, serve
+    from aiguilleur.cli.demo import demo_config
+    from aiguilleur.cli.serve import serve
 
     with cli_errors():
         serve(demo_config(data_dir, listen), demo=True)
 
 
 def _register_subcommands() -> None:
-    from aiguilleur.cli import dossiers, tokens
+    from aiguilleur.cli import dossiers, fakes, tokens
 
     app.add_typer(dossiers.dossiers_app, name="dossiers")
     app.add_typer(dossiers.status_app, name="status")
     app.add_typer(tokens.token_app, name="token")
+    app.add_typer(fakes.fake_app, name="fake")
 
 
 _register_subcommands()

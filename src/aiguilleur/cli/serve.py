@@ -11,27 +11,13 @@ from pathlib import Path
 
 from rich.console import Console
 
-from aiguilleur.config import Config, HubSettings, OrganisationConfig
+from aiguilleur.config import Config
 from aiguilleur.domain.access import ALL, Role
 from aiguilleur.errors import AccessDenied
 from aiguilleur.store.repository import Store
 
 logger = logging.getLogger(__name__)
 console = Console(soft_wrap=True)
-
-DEMO_ORGANISATIONS = [
-    OrganisationConfig(id="nice", name="Ville de Nice", siret="21060088800015", insee="06088"),
-    OrganisationConfig(id="cannes", name="Ville de Cannes", siret="21060029200012", insee="06029"),
-]
-
-
-def demo_config(data_dir: Path, listen: str) -> Config:
-    """The embedded defaults of the demo: SQLite and folders under ``data_dir``, two communes."""
-    return Config(
-        hub=HubSettings(data_dir=data_dir, listen=listen),
-        organisations=list(DEMO_ORGANISATIONS),
-        source="(démonstration)",
-    )
 
 
 def demo_token(store: Store, data_dir: Path) -> str:
@@ -97,10 +83,18 @@ def serve(config: Config, *, demo: bool = False) -> None:
                 highlight=False,
                 soft_wrap=True,
             )
+        activity = None
+        if demo:
+            from aiguilleur.cli.demo import DemoActivity
+
+            activity = DemoActivity(hub)
+            activity.start()
         server = uvicorn.Server(
             uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", access_log=False)
         )
         with _quiet_signals():
             server.run()  # returns after SIGINT / SIGTERM, requests drained
+        if activity is not None:
+            activity.stop()
     finally:
         hub.close()  # stops the scheduler gracefully: running synchronisations finish or are interrupted

@@ -1,0 +1,48 @@
+"""``aiguilleur fake <peer>``: the faithful fake peers, for editors testing an integration offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+fake_app = typer.Typer(
+    help="Pairs simulés (portail MDEL, HubEE…) pour essayer une intégration hors ligne.", no_args_is_help=True
+)
+
+
+@fake_app.command("mdel")
+def fake_mdel(
+    root: Annotated[
+        Path, typer.Option("--root", help="Dossier servi : depot/ (demandes) et retours/")
+    ] = Path("var/fake-mdel"),
+    port: Annotated[int, typer.Option(help="Port SFTP sur 127.0.0.1")] = 2222,
+    authorized_keys: Annotated[
+        Path, typer.Option("--authorized-keys", help="Clés publiques des clients autorisés (format OpenSSH)")
+    ] = Path("var/fake-mdel/authorized_keys"),
+    host_key: Annotated[Path, typer.Option("--host-key", help="Clé d'hôte (créée si absente)")] = Path(
+        "var/fake-mdel/host_key"
+    ),
+    demands: Annotated[int, typer.Option(help="Demandes déposées au démarrage dans depot/")] = 5,
+    insee: Annotated[str, typer.Option(help="Code INSEE de la commune destinataire")] = "06088",
+    seed: Annotated[int, typer.Option(help="Graine : mêmes demandes à chaque lancement")] = 0,
+) -> None:
+    """Portail service-public.fr simulé : demandes RCO-LA, AEC-LA, ILE-LA servies en SFTP (clé seulement)."""
+    from aiguilleur.cli.app import EXIT_CONFIG, console, err_console
+    from aiguilleur.fakes.mdel_portal import MdelPortal
+    from aiguilleur.fakes.mdel_portal.server import serve_forever
+
+    if not authorized_keys.is_file():
+        err_console.print(f"Fichier de clés autorisées introuvable : {authorized_keys}")
+        raise typer.Exit(EXIT_CONFIG)
+    depot = root / "depot"
+    depot.mkdir(parents=True, exist_ok=True)
+    (root / "retours").mkdir(parents=True, exist_ok=True)
+    if demands:
+        MdelPortal(seed=seed).write_demands(depot, demands, insee=insee)
+    console.print(
+        f"Portail MDEL simulé : sftp://mairie@127.0.0.1:{port}/depot ({demands} demande(s) déposée(s))"
+    )
+    console.print("Ligne known_hosts à épingler :")
+    serve_forever(root, port, authorized_keys, host_key)
