@@ -55,7 +55,7 @@ class DemoActivity:
     def __init__(self, hub: Hub, *, period_s: float = 8.0, seed: int | None = None) -> None:
         self.hub = hub
         self.period_s = period_s
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed)  # noqa: S311 - demo choices, nothing secret
         self.portal = MdelPortal(seed=self.rng.randrange(1 << 30))
         settings = hub.config.connectors[MDEL].settings
         assert isinstance(settings, MdelConfig)
