@@ -6,7 +6,7 @@ set -euo pipefail
 # "check : package". The check is a path (glob allowed) when it contains a slash, a command on PATH otherwise.
 REQUIREMENTS=(
     "/usr/lib/postgresql/*/bin/initdb : postgresql"
-    # "/usr/sbin/sshd : openssh-server"
+    "/usr/sbin/sshd : openssh-server"
     # "/usr/lib/dovecot/imap : dovecot-imapd"
     # "/usr/lib/dovecot/pop3 : dovecot-pop3d"
     # "chromium : chromium"

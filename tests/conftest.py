@@ -12,7 +12,7 @@ from aiguilleur.config import OrganisationConfig
 from aiguilleur.store.blobs import BlobStore
 from aiguilleur.store.repository import Store
 
-pytest_plugins = ["tests.pg", "tests.ci_guard"]
+pytest_plugins = ["tests.pg", "tests.sshd", "tests.ci_guard"]
 
 ORGANISATIONS = [
     OrganisationConfig(id="nice", name="Ville de Nice", siret="21060088800015", insee="06088"),

@@ -20,9 +20,14 @@ class SftpEndpoint(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    url: str = Field(description="sftp://utilisateur@hôte:22/chemin")
-    key_file: str = Field(description="clé privée SSH (fichier)")
+    url: str = Field(
+        description="sftp://utilisateur@hôte:22/chemin (ou /~/chemin, depuis le dossier de connexion)"
+    )
+    key_file: str = Field(description="clé privée SSH sans phrase de passe (fichier)")
     known_hosts: str = Field(description="clé publique attendue du serveur (fichier known_hosts)")
+    timeout_s: Duration = Field(
+        30.0, gt=0, le=600, description="délai maximal de connexion et d'attente d'une réponse du serveur"
+    )
 
     @field_validator("url")
     @classmethod

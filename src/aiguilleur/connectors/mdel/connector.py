@@ -2,8 +2,12 @@
 
 One synchronisation (seed 002 §II): create the directories, resume what a crash left in the work
 directory, import every ready file of the input directory, and write one log file in the log
-directory. Returns are delivered by the engine through `send_return`. Pulling from and pushing to the
-portal's SFTP server are not done here yet (`sftp_pull`/`sftp_push` are only validated).
+directory. Returns are delivered by the engine through `send_return`.
+
+With `sftp_pull`, each run first fetches the portal's demand zips into the input directory: a file is
+removed from the server only once its local copy is complete, synced and of the remote size (a crash in
+between fetches it again, and the import recognises it as already received). With `sftp_push`, each
+return zip is also uploaded as ``<name>.part`` then renamed; it counts as transmitted only then.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import ClassVar
 from sqlalchemy import func, select
 
 from aiguilleur.connectors.base import Capability, ConnectorInfo, Health, HubContext, RunContext
-from aiguilleur.connectors.mdel.config import MdelConfig
+from aiguilleur.connectors.mdel.config import MdelConfig, SftpEndpoint
 from aiguilleur.connectors.mdel.importer import (
     REJECTED,
     Directories,
@@ -30,12 +34,24 @@ from aiguilleur.connectors.mdel.importer import (
 )
 from aiguilleur.connectors.mdel.names import return_zip_name
 from aiguilleur.connectors.mdel.returns import build_return_message, return_message_id, write_return_zip
-from aiguilleur.errors import PermanentError
+from aiguilleur.errors import AuthError, PermanentError, TransientError
 from aiguilleur.store import tables as t
 from aiguilleur.store.outbox import OutboxItem
 from aiguilleur.transport.files import ArchiveLimits, Readiness, ReadinessTracker, atomic_write
+from aiguilleur.transport.sftp import RemoteFile, SftpError, SftpRejected, SftpSession, SftpTarget
 
 logger = logging.getLogger(__name__)
+
+PULLED = "pulled"
+PULL_FAILED = "pull_failed"
+
+
+class MdelPushRefused(TransientError):
+    """The portal refused the upload of a return (rights on its folder, folder missing).
+
+    Transient for the engine: the account's setup is at fault, not the return, which stays pending
+    and is sent once the portal side is fixed (or given up after the connector's `max_attempts`).
+    """
 
 
 class MdelChannel:
@@ -70,13 +86,34 @@ class MdelChannel:
         self.tracker = ReadinessTracker(
             Readiness(min_age_s=settings.min_age, marker_suffix=settings.marker_suffix)
         )
+        self.pull_target = self._target(settings.sftp_pull)
+        self.push_target = self._target(settings.sftp_push)
+
+    def _target(self, endpoint: SftpEndpoint | None) -> SftpTarget | None:
+        if endpoint is None:
+            return None
+        return SftpTarget.from_url(
+            endpoint.url,
+            key_file=self.context.resolve(endpoint.key_file),
+            known_hosts=self.context.resolve(endpoint.known_hosts),
+            timeout_s=endpoint.timeout_s,
+        )
 
     def check(self) -> Health:
-        """Whether every directory exists and is writable."""
+        """Whether every directory exists and is writable, and the SFTP key files are readable."""
         problems = [
             f"{path} : {'absent' if not path.is_dir() else 'non accessible en écriture'}"
             for path in self.dirs.all()
             if not (path.is_dir() and os.access(path, os.W_OK | os.X_OK))
+        ]
+        targets = [target for target in (self.pull_target, self.push_target) if target is not None]
+        key_files = dict.fromkeys(
+            path for target in targets for path in (target.key_file, target.known_hosts)
+        )
+        problems += [
+            f"{path} : {'absent' if not path.is_file() else 'illisible'}"
+            for path in key_files
+            if not (path.is_file() and os.access(path, os.R_OK))
         ]
         return Health(is_ok=not problems, detail="; ".join(problems))
 
@@ -90,6 +127,8 @@ class MdelChannel:
         results: list[ImportResult] = []
         failure: str | None = None
         try:
+            if self.pull_target is not None and not ctx.stopping.is_set():
+                self._pull(self.pull_target, ctx)
             remove_orphans(self.dirs.work)
             for path in sorted(p for p in self.dirs.work.iterdir() if _is_leftover(p)):
                 if ctx.stopping.is_set():
@@ -109,6 +148,65 @@ class MdelChannel:
             raise
         finally:
             self._write_sync_log(ctx, started, results, failure)
+
+    # -- SFTP pull -------------------------------------------------------------------------------------
+
+    def _pull(self, target: SftpTarget, ctx: RunContext) -> None:
+        """Fetch the demand zips of the portal's folder into the input directory (1).
+
+        A file that fails is reported and left on the server for the next run; the others go on. A server
+        out of reach is reported and the run goes on with what the input directory holds. Raises the
+        AuthError (key, host key or key file refused): the run fails, nothing can be fetched.
+        """
+        try:
+            with SftpSession(target, source=f"mdel {self.name} sftp_pull") as session:
+                for remote in session.list_files():
+                    if ctx.stopping.is_set():
+                        break
+                    if not _is_demand_name(remote.name):
+                        continue
+                    self._pull_one(session, remote, ctx)
+                    if not session.is_connected:
+                        ctx.report.error(
+                            "connexion SFTP perdue : la suite sera récupérée au prochain passage"
+                        )
+                        break
+        except AuthError:
+            raise
+        except SftpError as exc:
+            ctx.report.error(
+                f"récupération SFTP impossible ({exc}) : les demandes attendront le prochain passage"
+            )
+
+    def _pull_one(self, session: SftpSession, remote: RemoteFile, ctx: RunContext) -> None:
+        path = session.target.remote(remote.name)
+        local = self.dirs.input / remote.name
+        # The copy is complete once renamed into place: date it so that the readiness check does not
+        # make it wait `min_age` (the remote date when older, as it tells when the portal deposited it).
+        ready_at = self.context.now().timestamp() - self.settings.min_age
+        mtime = min(remote.mtime, ready_at) if remote.mtime > 0 else ready_at
+        try:
+            session.download(path, local, mtime=mtime)
+        except AuthError:
+            raise
+        except SftpError as exc:
+            ctx.report.count(PULL_FAILED)
+            ctx.report.error(f"{remote.name} : récupération SFTP en échec, laissé sur le serveur ({exc})")
+            return
+        if self.settings.marker_suffix is not None:
+            atomic_write(Path(f"{local}{self.settings.marker_suffix}"), b"")
+        ctx.report.count(PULLED)
+        try:
+            session.remove(path)
+        except AuthError:
+            raise
+        except SftpError as exc:
+            ctx.report.error(
+                f"{remote.name} : récupéré mais pas supprimé du serveur ({exc}) ; il sera récupéré de "
+                "nouveau et reconnu comme déjà reçu"
+            )
+
+    # -- import ----------------------------------------------------------------------------------------
 
     def _import(self, work_path: Path, ctx: RunContext) -> ImportResult:
         if not work_path.name.lower().endswith(".zip"):
@@ -157,8 +255,12 @@ class MdelChannel:
     def send_return(self, item: OutboxItem) -> None:
         """Write the return zip ``<Numero>-<FlowType>-<increment>.zip`` into the output directory (3).
 
-        Raises PermanentError when the dossier is not an MDEL demand we can answer (unknown flow or
-        number); an OSError (disk full…) is retried by the engine.
+        With `sftp_push`, upload it too (``.part`` then renamed): the return is transmitted only once
+        this succeeded. Raises PermanentError when the dossier is not an MDEL demand we can answer
+        (unknown flow or number), an AuthError when the portal refuses our key or its host key is not
+        the pinned one (the run fails, the return stays pending), a TransientError when the portal is
+        out of reach or refuses the upload; an OSError (disk full…) is retried by the engine. A retry
+        sends the same file name: the increment is only taken once a return is sent.
         """
         dossier = self.context.store.dossiers.get(item.dossier_id, None)
         numero, flow_type = item.external_id, item.procedure
@@ -182,7 +284,10 @@ class MdelChannel:
         os.close(fd)
         tmp = Path(tmp_name)
         try:
-            write_return_zip(tmp, message, documents, modified_at=self.context.now())
+            # dated by the status change, not the attempt, so that a retry writes the very same bytes
+            at = item.payload.get("at")
+            changed_at = datetime.fromisoformat(at) if at else self.context.now()
+            write_return_zip(tmp, message, documents, modified_at=changed_at)
             with tmp.open("rb") as f:
                 os.fsync(f.fileno())
             # Replace, never a new name: a file already there is this very return, written by an
@@ -192,6 +297,21 @@ class MdelChannel:
             tmp.unlink(missing_ok=True)
         _fsync_dir(self.dirs.output)
         logger.info("mdel %s: return %s written (status %d)", self.name, zip_name, item.code)
+        if self.push_target is not None:
+            self._push(self.push_target, self.dirs.output / zip_name)
+
+    def _push(self, target: SftpTarget, path: Path) -> None:
+        """Upload a return zip into the portal's folder (see `send_return` for the errors)."""
+        source = f"mdel {self.name} sftp_push"
+        try:
+            with SftpSession(target, source=source) as session:
+                session.upload(path, target.path, path.name)
+        except SftpRejected as exc:
+            if isinstance(exc, AuthError):
+                raise
+            raise MdelPushRefused(
+                f"{exc} (le retour reste en attente)", peer=exc.peer, source=source
+            ) from exc
 
     def _increment(self, item: OutboxItem) -> int:
         """The increment of this return: 1 + the number of returns of the dossier already sent.
@@ -216,6 +336,11 @@ class MdelChannel:
                 )
             )
         return int(sent or 0) + 1
+
+
+def _is_demand_name(name: str) -> bool:
+    """A remote name worth fetching: a visible ``.zip`` that is a plain file name (no temporary suffix)."""
+    return name.lower().endswith(".zip") and not name.startswith(".") and not any(c in name for c in "/\\\0")
 
 
 def _is_leftover(path: Path) -> bool:
