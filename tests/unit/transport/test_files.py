@@ -19,15 +19,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aiguilleur.errors import RejectedItemError
+from aiguilleur.transport.archives import ArchiveLimits, extract_tar, extract_zip
 from aiguilleur.transport.files import (
-    ArchiveLimits,
     Readiness,
     ReadinessTracker,
     atomic_move,
     atomic_write,
     atomic_write_stream,
-    extract_tar,
-    extract_zip,
     safe_filename,
 )
 
@@ -525,7 +523,7 @@ def test_extract_zip_never_follows_a_symlink_in_dest(tmp_path: Path) -> None:
 
 def test_extraction_stops_when_a_member_outgrows_its_declared_size(tmp_path: Path) -> None:
     # zipfile and tarfile never hand out more than the declared size, so feed a lying reader directly.
-    from aiguilleur.transport.files import _Extraction, _Member
+    from aiguilleur.transport.archives import _Extraction, _Member
 
     archive = tmp_path / "in.zip"
     archive.write_bytes(b"x" * 100)

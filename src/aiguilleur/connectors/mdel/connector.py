@@ -37,7 +37,8 @@ from aiguilleur.connectors.mdel.returns import build_return_message, return_mess
 from aiguilleur.errors import AuthError, PermanentError, TransientError
 from aiguilleur.store import tables as t
 from aiguilleur.store.outbox import OutboxItem
-from aiguilleur.transport.files import ArchiveLimits, Readiness, ReadinessTracker, atomic_write
+from aiguilleur.transport.archives import ArchiveLimits
+from aiguilleur.transport.files import Readiness, ReadinessTracker, atomic_write
 from aiguilleur.transport.sftp import RemoteFile, SftpError, SftpRejected, SftpSession, SftpTarget
 
 logger = logging.getLogger(__name__)

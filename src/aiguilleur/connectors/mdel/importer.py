@@ -29,14 +29,8 @@ from aiguilleur.connectors.mdel.wire import (
 )
 from aiguilleur.domain.dossier import DocumentIn, DossierIn, ExternalRef
 from aiguilleur.errors import RejectedItemError
-from aiguilleur.transport.files import (
-    ArchiveLimits,
-    atomic_move,
-    atomic_write,
-    atomic_write_stream,
-    extract_zip,
-    safe_filename,
-)
+from aiguilleur.transport.archives import ArchiveLimits, extract_zip
+from aiguilleur.transport.files import atomic_move, atomic_write, atomic_write_stream, safe_filename
 
 logger = logging.getLogger(__name__)
 
