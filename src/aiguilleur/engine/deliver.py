@@ -68,32 +68,40 @@ def deliver_due(
     assert isinstance(connector, Channel)
     outbox = hub.store.outbox
     max_attempts = _settings(hub, name).max_attempts
-    for item in outbox.due(name, limit=limit):
-        if stopping is not None and stopping.is_set():
+    # Batches until nothing is due: a burst of thousands of receipts leaves in one run, and the return
+    # that follows a delivered one (an automatic closure) goes in the same run. Each batch either makes
+    # progress or only finds returns claimed by other workers, which ends the loop.
+    while not (stopping is not None and stopping.is_set()):
+        batch = outbox.due(name, limit=limit)
+        before = counts["skipped"]
+        for item in batch:
+            if stopping is not None and stopping.is_set():
+                break
+            if not outbox.claim(item.id):
+                counts["skipped"] += 1
+                continue
+            try:
+                connector.send_return(item)
+            except AuthError as exc:
+                _retry_or_dead(hub, item, _describe(exc), max_attempts, counts)
+                logger.error("connector %s: credentials refused while sending return %d", name, item.id)
+                raise
+            except PermanentError as exc:
+                outbox.mark_failed(item.id, _describe(exc), retry_at=None)
+                counts["dead"] += 1
+                logger.warning("connector %s: return %d refused for good: %s", name, item.id, exc)
+            except TransientError as exc:
+                _retry_or_dead(hub, item, _describe(exc), max_attempts, counts)
+                logger.info("connector %s: return %d failed, will retry: %s", name, item.id, exc)
+            except Exception as exc:  # a bug or an untranslated library error: retry, loudly
+                logger.exception("connector %s: unexpected error while sending return %d", name, item.id)
+                _retry_or_dead(hub, item, _describe(exc), max_attempts, counts)
+            else:
+                outbox.mark_sent(item.id)
+                counts["sent"] += 1
+                logger.info("connector %s: return %d (status %d) sent", name, item.id, item.code)
+        if not batch or counts["skipped"] - before == len(batch):
             break
-        if not outbox.claim(item.id):
-            counts["skipped"] += 1
-            continue
-        try:
-            connector.send_return(item)
-        except AuthError as exc:
-            _retry_or_dead(hub, item, _describe(exc), max_attempts, counts)
-            logger.error("connector %s: credentials refused while sending return %d", name, item.id)
-            raise
-        except PermanentError as exc:
-            outbox.mark_failed(item.id, _describe(exc), retry_at=None)
-            counts["dead"] += 1
-            logger.warning("connector %s: return %d refused for good: %s", name, item.id, exc)
-        except TransientError as exc:
-            _retry_or_dead(hub, item, _describe(exc), max_attempts, counts)
-            logger.info("connector %s: return %d failed, will retry: %s", name, item.id, exc)
-        except Exception as exc:  # a bug or an untranslated library error: retry, loudly
-            logger.exception("connector %s: unexpected error while sending return %d", name, item.id)
-            _retry_or_dead(hub, item, _describe(exc), max_attempts, counts)
-        else:
-            outbox.mark_sent(item.id)
-            counts["sent"] += 1
-            logger.info("connector %s: return %d (status %d) sent", name, item.id, item.code)
     return counts
 
 

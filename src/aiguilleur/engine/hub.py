@@ -65,6 +65,7 @@ class Hub:
             data_dir=self.config.data_dir,
             now=self.store.now,
             organisations_by_insee={o.insee: o.id for o in self.config.organisations if o.insee},
+            organisations=tuple(self.config.organisations),
         )
 
     def connector(self, name: str) -> Connector:

@@ -10,7 +10,6 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, make_url, text
-from sqlalchemy.pool import NullPool
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -24,10 +23,12 @@ def make_engine(url: str) -> Engine:
     memory = db in ("", ":memory:")
     if not memory:
         Path(db).parent.mkdir(parents=True, exist_ok=True)
+    # Pooled connections: opening one per transaction costs a WAL checkpoint at every close.
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": 30, "isolation_level": None},
-        poolclass=NullPool if not memory else None,
+        pool_size=8,
+        max_overflow=8,
     )
 
     @event.listens_for(engine, "connect")

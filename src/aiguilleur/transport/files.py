@@ -14,7 +14,7 @@ import shutil
 import stat
 import time
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,13 +52,18 @@ def atomic_write_stream(path: Path, chunks: Iterable[bytes]) -> int:
     return size
 
 
-def atomic_move(src: Path, dst_dir: Path, name: str | None = None) -> Path:
+def atomic_move(
+    src: Path, dst_dir: Path, name: str | None = None, *, on_linked: Callable[[Path], None] | None = None
+) -> Path:
     """Move the regular file `src` into `dst_dir` (created if missing) as `name` (default: its own name).
 
     An existing file is never overwritten: the first free name among ``name``, ``stem.1.ext``,
     ``stem.2.ext``… is taken. The destination appears complete and at once: on the same filesystem by a
     hard link, across filesystems by a synced copy under ``.name.<random>.part`` then linked into place.
-    The source is unlinked last, so a crash leaves the file in both places, never in neither.
+    The source is unlinked last, so a crash leaves the file in both places, never in neither; moving it
+    again after such a crash finds the link already made instead of making a second copy.
+    `on_linked(final)` runs once the destination exists and before the source goes (e.g. to write a log
+    beside it), so that a crash in it is resumed by moving again.
     Returns the final path. Raises ValueError if `name` is not a plain file name or `src` not a file.
     """
     target = name if name is not None else src.name
@@ -67,16 +72,31 @@ def atomic_move(src: Path, dst_dir: Path, name: str | None = None) -> Path:
     if not stat.S_ISREG(os.lstat(src).st_mode):
         raise ValueError(f"{src}: not a regular file")
     dst_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        final = _link_to_free_name(src, dst_dir, target)
-    except OSError as exc:
-        if exc.errno != errno.EXDEV:
-            raise
-        final = _copy_to_free_name(src, dst_dir, target)
+    final = _existing_link(src, dst_dir, target)
+    if final is None:
+        try:
+            final = _link_to_free_name(src, dst_dir, target)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            final = _copy_to_free_name(src, dst_dir, target)
     _fsync_dir(dst_dir)
+    if on_linked is not None:
+        on_linked(final)
     src.unlink(missing_ok=True)
     _fsync_dir(src.parent)
     return final
+
+
+def _existing_link(src: Path, dst_dir: Path, name: str) -> Path | None:
+    """The name under which a crashed move already linked `src` into `dst_dir`, if any."""
+    for candidate in (dst_dir / n for n in _free_names(name)):
+        if not os.path.lexists(candidate):
+            return None
+        with suppress(OSError):
+            if os.path.samefile(candidate, src):
+                return candidate
+    raise AssertionError("unreachable")  # _free_names never ends
 
 
 def _free_names(name: str) -> Iterator[str]:

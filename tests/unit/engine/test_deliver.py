@@ -125,9 +125,10 @@ def test_deliver_due_sends_each_dossier_s_returns_in_order(hub: Hub, store: Stor
     dossier_id = outbox(store)[0].dossier_id
     store.statuses.set(dossier_id, 16, "", "agent", None)
 
-    assert deliver_due(hub, NAME) == counts(sent=2)  # the two 14s; the 16 waits behind its 14
-    assert deliver_due(hub, NAME) == counts(sent=1)
+    # the 16 waits behind its 14, then leaves in the next batch of the same delivery
+    assert deliver_due(hub, NAME) == counts(sent=3)
     assert [(i.external_id, i.code) for i in fake.sent] == [("D-1", 14), ("D-2", 14), ("D-1", 16)]
+    assert deliver_due(hub, NAME) == counts()
 
 
 def test_deliver_due_skips_a_return_another_worker_claimed(hub: Hub, store: Store) -> None:
@@ -154,8 +155,9 @@ def test_deliver_due_stops_between_returns_when_the_hub_stops(hub: Hub, store: S
     assert [i.state for i in outbox(store)] == ["sent", "pending"]
 
 
-def test_deliver_due_respects_the_limit(hub: Hub, store: Store) -> None:
-    receive(hub, 1, 2, 3)
+def test_deliver_due_sends_every_batch_until_nothing_is_due(hub: Hub, store: Store) -> None:
+    fake = receive(hub, 1, 2, 3)
 
-    assert deliver_due(hub, NAME, limit=2) == counts(sent=2)
-    assert deliver_due(hub, NAME, limit=2) == counts(sent=1)
+    assert deliver_due(hub, NAME, limit=2) == counts(sent=3)  # batches of 2, then 1
+    assert sorted(i.external_id for i in fake.sent) == ["D-1", "D-2", "D-3"]
+    assert deliver_due(hub, NAME, limit=2) == counts()

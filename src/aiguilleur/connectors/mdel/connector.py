@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
@@ -281,9 +280,8 @@ class MdelChannel:
         wanted = set(item.document_ids)
         documents = [(d.name, self.context.blobs.path(d.sha256)) for d in dossier.documents if d.id in wanted]
         self.dirs.output.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{zip_name}.", suffix=".part", dir=self.dirs.output)
-        os.close(fd)
-        tmp = Path(tmp_name)
+        # a fixed temporary name: an attempt killed mid-write leaves a file the retry overwrites
+        tmp = self.dirs.output / f".{zip_name}.part"
         try:
             # dated by the status change, not the attempt, so that a retry writes the very same bytes
             at = item.payload.get("at")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import mimetypes
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,10 +75,6 @@ def claim(zip_path: Path, dirs: Directories) -> Path:
 
     When a crash left the same file (same inode) in both places, the input copy is dropped.
     """
-    left = dirs.work / zip_path.name
-    if left.exists() and os.path.samefile(left, zip_path):
-        zip_path.unlink()
-        return left
     return atomic_move(zip_path, dirs.work)
 
 
@@ -153,24 +148,26 @@ def remove_orphans(work: Path) -> None:
 
 
 def reject(path: Path, dirs: Directories, reason: str) -> Path:
-    """Move `path` to the error directory (4) and write ``<name>.log`` beside it; returns the new path."""
-    final = _finish(path, dirs.error)
+    """Move `path` to the error directory (4) with ``<name>.log`` beside it; returns the new path.
+
+    The log is written once the file is linked into error and before it leaves work: a crash in
+    between leaves it in work, and the next run rejects it again and completes the log.
+    """
     text = (
         f"Fichier « {path.name} » refusé.\n"
         f"Motif : {reason}\n"
         "Le fichier n'a pas été importé : aucun dossier n'a été créé ni modifié. "
         "Corriger la demande ou la faire renvoyer par le portail, puis la redéposer.\n"
     )
-    atomic_write(final.with_name(final.name + ".log"), text.encode())
-    return final
+
+    def write_log(final: Path) -> None:
+        atomic_write(final.with_name(final.name + ".log"), text.encode())
+
+    return atomic_move(path, dirs.error, on_linked=write_log)
 
 
 def _finish(path: Path, directory: Path) -> Path:
-    """Move `path` to `directory`, unless a crash already linked this very file there."""
-    there = directory / path.name
-    if there.exists() and os.path.samefile(there, path):
-        path.unlink()
-        return there
+    """Move `path` to `directory`; after a crash, the link it left there is reused (see atomic_move)."""
     return atomic_move(path, directory)
 
 
