@@ -9,7 +9,7 @@ REQUIREMENTS=(
     "/usr/sbin/sshd : openssh-server"
     # "/usr/lib/dovecot/imap : dovecot-imapd"
     # "/usr/lib/dovecot/pop3 : dovecot-pop3d"
-    # "chromium : chromium"
+    "/usr/bin/chromium : chromium"
 )
 
 present() {

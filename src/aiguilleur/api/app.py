@@ -17,6 +17,7 @@ from aiguilleur.api import problems
 from aiguilleur.api.metrics import RequestCounter, build_metrics
 from aiguilleur.api.routes import connectors, documents, dossiers, health, organisations, outbox
 from aiguilleur.engine.hub import Hub
+from aiguilleur.web import mount_dashboard
 
 API_PREFIX = "/api/v1"
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
@@ -56,4 +57,5 @@ def create_app(hub: Hub, *, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAPI
     app.include_router(documents.router, prefix=API_PREFIX)
     app.include_router(outbox.router, prefix=API_PREFIX)
     app.include_router(connectors.router, prefix=API_PREFIX)
+    mount_dashboard(app, hub)  # the agents' dashboard (web/): HTML pages outside /api
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,6 +36,32 @@ def demo_token(store: Store, data_dir: Path) -> str:
     with os.fdopen(fd, "w") as fh:
         fh.write(token + "\n")
     return token
+
+
+DEMO_LOGIN = "demo"
+
+
+def demo_user(store: Store, data_dir: Path) -> tuple[str, str]:
+    """The demo's dashboard login and password (admin, every organisation), created if missing.
+
+    The password is kept in ``data_dir/demo-password`` (0600) and reused across starts; it is reset
+    when the file is gone.
+    """
+    path = data_dir / "demo-password"
+    password = path.read_text().strip() if path.is_file() else ""
+    if password and store.users.find(DEMO_LOGIN) is not None:
+        return DEMO_LOGIN, password
+    password = secrets.token_urlsafe(12)
+    if store.users.find(DEMO_LOGIN) is None:
+        store.users.create(
+            DEMO_LOGIN, password, Role.ADMIN, [ALL], display_name="Agent de démonstration", actor="demo"
+        )
+    else:
+        store.users.set_password(DEMO_LOGIN, password, actor="demo")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(password + "\n")
+    return DEMO_LOGIN, password
 
 
 @contextmanager
@@ -74,12 +101,20 @@ def serve(config: Config, *, demo: bool = False) -> None:
         console.print(
             f"aiguilleur écoute sur {base}  (santé : {base}/healthz, API : {base}/docs)", highlight=False
         )
+        console.print(f"Tableau de bord : {base}/", highlight=False)
         if demo:
             token = demo_token(hub.store, config.data_dir)
             console.print(f"Démonstration : données dans {config.data_dir}", highlight=False)
             console.print(f"Jeton administrateur de démonstration : {token}", highlight=False, soft_wrap=True)
             console.print(
                 f"  curl -H 'Authorization: Bearer {token}' {base}/api/v1/dossiers",
+                highlight=False,
+                soft_wrap=True,
+            )
+            login, password = demo_user(hub.store, config.data_dir)
+            console.print(
+                f"Tableau de bord de démonstration : {base}/  identifiant « {login} », "
+                f"mot de passe « {password} »",
                 highlight=False,
                 soft_wrap=True,
             )

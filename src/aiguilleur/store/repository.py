@@ -38,6 +38,7 @@ class Store:
         from aiguilleur.store.runs import Cursors, Runs
         from aiguilleur.store.statuses import Statuses
         from aiguilleur.store.tokens import Tokens
+        from aiguilleur.store.users import Users
 
         self.organisations = Organisations(self)
         self.dossiers = Dossiers(self)
@@ -46,6 +47,7 @@ class Store:
         self.runs = Runs(self)
         self.cursors = Cursors(self)
         self.tokens = Tokens(self)
+        self.users = Users(self)
         self.journal = Journal(self)
 
     @property

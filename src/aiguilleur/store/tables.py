@@ -225,6 +225,24 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None]
 
 
+class User(Base):
+    """A person who signs in to the dashboard (machines use API tokens)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    login: Mapped[str] = mapped_column(String(100), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))  # argon2id, PHC string
+    role: Mapped[str] = mapped_column(String(10))
+    organisations: Mapped[list[Any]]  # organisation ids; ["*"] for all
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    last_login_at: Mapped[datetime | None]
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
 class Cursor(Base):
     """A connector's resumable position at its peer."""
 
