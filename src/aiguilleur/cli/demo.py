@@ -1,7 +1,8 @@
-"""What ``aiguilleur demo`` runs besides the hub: the fake portal feeding demands, and a demo agent.
+"""What ``aiguilleur demo`` runs besides the hub: the fake peers feeding dossiers, and a demo agent.
 
-Within a minute of the start a newcomer sees dossiers arrive from the (fake) service-public.fr portal,
-change status, and their return zips collected and checked by the portal.
+Within a minute of the start a newcomer sees dossiers arrive from the (fake) service-public.fr portal
+and the (fake) HubEE, change status, their return zips collected and checked by the portal, their
+HubEE events acknowledged and the télédossiers closed by the sender.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ import threading
 from pathlib import Path
 
 from aiguilleur.config import Config, ConnectorEntry, HubSettings, OrganisationConfig
+from aiguilleur.connectors.hubee import HubeeConfig
 from aiguilleur.connectors.mdel import MdelConfig
 from aiguilleur.engine.hub import Hub
 from aiguilleur.errors import AiguilleurError
+from aiguilleur.fakes.hubee import FakeHubee, HubeeServer, demo_world
 from aiguilleur.fakes.mdel_portal import MdelPortal
 from aiguilleur.store.dossiers import DossierFilter
 
@@ -26,6 +29,40 @@ DEMO_ORGANISATIONS = [
 ]
 MDEL = "msp-demo"
 AGENT = "agent de démonstration"
+HUBEE_DEMARCHES = {"hubee-etatcivil": "EtatCivil", "hubee-recensement": "recensementCitoyen"}
+_hubee: HubeeServer | None = None
+
+
+def fake_hubee() -> HubeeServer:
+    """The demo's HubEE, started once per process: the DINUM samples when found, else synthetic ones."""
+    global _hubee
+    if _hubee is None:
+        try:
+            world = demo_world(samples=True)
+        except FileNotFoundError:
+            world = demo_world(samples=False)
+            for _ in range(3):
+                world.seed_one()
+        _hubee = HubeeServer(world).start()
+    return _hubee
+
+
+def _hubee_connectors(server: HubeeServer) -> dict[str, ConnectorEntry]:
+    subs = {s.process_codes: s for s in server.world.subscriptions.values() if s.role == "SI"}
+    entries = {}
+    for name, code in HUBEE_DEMARCHES.items():
+        sub = subs[frozenset({code})]
+        settings = HubeeConfig(
+            every=10.0,
+            api_url=server.base_url,
+            token_url=server.token_url,
+            process_code=code,
+            client_id=sub.client_id,
+            client_secret=sub.client_secret,
+            editor_name="VILLE DE NICE (démonstration)",
+        )
+        entries[name] = ConnectorEntry("hubee", name, settings)
+    return entries
 
 
 def demo_config(data_dir: Path, listen: str) -> Config:
@@ -44,7 +81,7 @@ def demo_config(data_dir: Path, listen: str) -> Config:
     return Config(
         hub=HubSettings(data_dir=data_dir, listen=listen),
         organisations=list(DEMO_ORGANISATIONS),
-        connectors={MDEL: ConnectorEntry("mdel", MDEL, mdel)},
+        connectors={MDEL: ConnectorEntry("mdel", MDEL, mdel), **_hubee_connectors(fake_hubee())},
         source="(démonstration)",
     )
 
@@ -61,6 +98,7 @@ class DemoActivity:
         assert isinstance(settings, MdelConfig)
         self.input_dir = hub.config.resolve(settings.input_dir)
         self.output_dir = hub.config.resolve(settings.output_dir)
+        self.hubee: FakeHubee = fake_hubee().world
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._loop, name="demo-activity", daemon=True)
 
@@ -88,7 +126,19 @@ class DemoActivity:
             self.portal.write_demands(self.input_dir, 1, insee=self.rng.choice(["06088", "06029"]))
         for seen in self.portal.collect_returns(self.output_dir):
             logger.info("portail : retour %s reçu (statut %s)", seen.name, seen.etat)
+        self._hubee_sender_acts()
         self._agent_moves_one()
+
+    def _hubee_sender_acts(self) -> None:
+        """The sender (DILA) on HubEE: a télédossier now and then, our events acknowledged, the
+        télédossiers done or refused closed (the citizen is told)."""
+        world = self.hubee
+        if self.rng.random() < 0.3:
+            world.seed_one()
+        world.osl_acknowledge()
+        for case in list(world.state.cases.values()):
+            if case.status in ("DONE", "REFUSED"):
+                world.osl_event(case.id, "STATUS_UPDATE", case_new_status="CLOSED", message="Usager informé")
 
     def _agent_moves_one(self) -> None:
         store = self.hub.store

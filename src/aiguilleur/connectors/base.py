@@ -21,6 +21,7 @@ from aiguilleur.durations import Duration
 if TYPE_CHECKING:
     import threading
 
+    from aiguilleur.config import OrganisationConfig
     from aiguilleur.store.blobs import BlobStore
     from aiguilleur.store.outbox import OutboxItem
     from aiguilleur.store.repository import Store
@@ -85,6 +86,7 @@ class HubContext:
     data_dir: Path
     now: Callable[[], datetime]
     organisations_by_insee: dict[str, str] = field(default_factory=dict)
+    organisations: tuple[OrganisationConfig, ...] = ()  # every routing key: SIRET, INSEE, branch codes
 
     def resolve(self, path: str | Path) -> Path:
         """A configured path, relative paths taken from the configuration file's folder."""
