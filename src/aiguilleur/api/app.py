@@ -15,7 +15,7 @@ from fastapi import FastAPI
 import aiguilleur
 from aiguilleur.api import problems
 from aiguilleur.api.metrics import RequestCounter, build_metrics
-from aiguilleur.api.routes import connectors, documents, dossiers, health, organisations, outbox
+from aiguilleur.api.routes import connectors, documents, dossiers, health, organisations, outbox, sne
 from aiguilleur.engine.hub import Hub
 from aiguilleur.web import mount_dashboard
 
@@ -57,5 +57,6 @@ def create_app(hub: Hub, *, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAPI
     app.include_router(documents.router, prefix=API_PREFIX)
     app.include_router(outbox.router, prefix=API_PREFIX)
     app.include_router(connectors.router, prefix=API_PREFIX)
+    app.include_router(sne.router, prefix=API_PREFIX)
     mount_dashboard(app, hub)  # the agents' dashboard (web/): HTML pages outside /api
     return app

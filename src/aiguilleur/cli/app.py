@@ -176,13 +176,14 @@ def demo(
 
 
 def _register_subcommands() -> None:
-    from aiguilleur.cli import dossiers, fakes, tokens, users
+    from aiguilleur.cli import dossiers, fakes, sne, tokens, users
 
     app.add_typer(dossiers.dossiers_app, name="dossiers")
     app.add_typer(dossiers.status_app, name="status")
     app.add_typer(tokens.token_app, name="token")
     app.add_typer(users.user_app, name="user")
     app.add_typer(fakes.fake_app, name="fake")
+    app.command("sne")(sne.sne_command)
 
 
 _register_subcommands()
