@@ -1,4 +1,5 @@
-"""Fixtures of the dashboard tests: a hub with a real MDEL channel, people of two communes, a client.
+"""Fixtures of the dashboard tests: a hub with a real MDEL channel, people of two communes, a client,
+and for the browser tests headless Debian Chromium and the application on a real uvicorn.
 
 The hub's MDEL channel works on real directories under ``tmp_path``; its dossiers come from the fake
 portal's demands, imported by ``run_connector`` as in production. Passwords are hashed with cheap argon2
@@ -7,12 +8,18 @@ parameters: the tests exercise the rules, not the cost.
 
 from __future__ import annotations
 
+import os
 import re
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+import uvicorn
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -167,3 +174,96 @@ def post_form(client: TestClient, page: str, action: str, data: dict[str, str] |
     """Submit a form of ``page`` to ``action`` with the page's CSRF token."""
     token = csrf_of(client.get(page).text)
     return client.post(action, data={"csrf": token, **(data or {})}, follow_redirects=False)
+
+
+# --- the browser: headless Debian Chromium and the dashboard on a real uvicorn --------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+TIMEOUT_MS = 15_000
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless Debian Chromium (never a downloaded browser); missing: a failure in CI, else a skip."""
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} absent: apt-get install --no-install-recommends chromium"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def server(app: FastAPI) -> Iterator[str]:
+    """The application behind a real uvicorn on a free loopback port, in a thread; its base URL."""
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, name="uvicorn-test", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not uv.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.02)  # waiting for a starting server, not timing behaviour
+    yield f"http://127.0.0.1:{port}"
+    uv.should_exit = True
+    thread.join(timeout=15)
+
+
+@dataclass
+class Tab:
+    """A browser tab on the dashboard, with what it logged."""
+
+    page: Any
+    base: str
+    problems: list[str]
+
+    def go(self, path: str) -> Any:
+        return self.page.goto(self.base + path)
+
+    def shot(self, name: str) -> None:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+    def sign_in(self, login: str, password: str = PASSWORD) -> None:
+        if "/connexion" not in self.page.url:
+            self.go("/connexion")
+        self.page.get_by_label("Identifiant").fill(login)
+        self.page.get_by_label("Mot de passe").fill(password)
+        self.page.get_by_role("button", name="Se connecter").click()
+
+    def alert(self) -> str:
+        return str(self.page.locator(".alert").first.inner_text())
+
+
+def open_tab(browser: Any, base: str, *, javascript: bool = True) -> Iterator[Tab]:
+    context = browser.new_context(
+        locale="fr-FR",
+        timezone_id="Europe/Paris",
+        viewport={"width": 1366, "height": 900},
+        java_script_enabled=javascript,
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    problems: list[str] = []
+    # a Content-Security-Policy violation or a script error would show here
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    yield Tab(page, base, problems)
+    context.close()
+    unexpected = [p for p in problems if "Failed to load resource" not in p]  # our own 404 pages
+    assert unexpected == []
