@@ -420,7 +420,7 @@ if point == "claimed":
 elif point == "linked-into-work":
     on_fsync_of("work")
 elif point == "extracted":
-    after(importer, "extract_zip")
+    after(importer, "stream_zip")
 elif point == "received":
     after(Dossiers, "receive")
 elif point == "linked-into-done":

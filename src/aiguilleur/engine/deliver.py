@@ -74,12 +74,14 @@ def deliver_due(
     while not (stopping is not None and stopping.is_set()):
         batch = outbox.due(name, limit=limit)
         before = counts["skipped"]
-        for item in batch:
-            if stopping is not None and stopping.is_set():
+        claimed = False  # whether the item at hand was claimed with the previous one's mark_sent
+        for index, item in enumerate(batch):
+            if stopping is not None and stopping.is_set() and not claimed:  # a claimed one is sent
                 break
-            if not outbox.claim(item.id):
+            if not claimed and not outbox.claim(item.id):
                 counts["skipped"] += 1
                 continue
+            claimed = False
             try:
                 connector.send_return(item)
             except AuthError as exc:
@@ -97,7 +99,12 @@ def deliver_due(
                 logger.exception("connector %s: unexpected error while sending return %d", name, item.id)
                 _retry_or_dead(hub, item, _describe(exc), max_attempts, counts)
             else:
-                outbox.mark_sent(item.id)
+                # the next return is claimed in the same transaction, unless the hub is stopping
+                following = batch[index + 1] if index + 1 < len(batch) else None
+                if following is None or (stopping is not None and stopping.is_set()):
+                    outbox.mark_sent(item.id)
+                else:
+                    claimed = outbox.mark_sent(item.id, claim_next=following.id)
                 counts["sent"] += 1
                 logger.info("connector %s: return %d (status %d) sent", name, item.id, item.code)
         if not batch or counts["skipped"] - before == len(batch):

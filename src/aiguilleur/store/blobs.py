@@ -2,7 +2,9 @@
 
 Layout under the root: ``<sha[:2]>/<sha[2:4]>/<sha>`` for blobs, ``tmp/`` for writes in progress. A blob
 is written to ``tmp/``, fsynced, then renamed into place, so a reader never sees a partial blob and storing
-the same content twice keeps one file.
+the same content twice keeps one file. Once a put returns (or a batch is published) the blob is durable:
+its content and every directory entry leading to it are synced, so a database row committed afterwards
+never references a blob a crash could lose.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ import hashlib
 import logging
 import os
 import re
-import tempfile
+import secrets
+import stat
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -43,6 +47,8 @@ class BlobStore:
         self.root = Path(root)
         self._tmp = self.root / "tmp"
         self._tmp.mkdir(parents=True, exist_ok=True)
+        # fan-out directories ("ab", "ab/cd") known to exist with a durable entry: at most 65,792
+        self._dirs: set[str] = set()
 
     def put_stream(
         self,
@@ -59,39 +65,34 @@ class BlobStore:
         ``expected_size`` / ``expected_sha256`` (case-insensitive hex). Errors raised by ``chunks`` propagate,
         also storing nothing.
         """
-        expected = expected_sha256.lower() if expected_sha256 is not None else None
-        limit = min((n for n in (max_bytes, expected_size) if n is not None), default=None)
-        digest = hashlib.sha256()
-        size = 0
-        fd, name = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=self._tmp)
-        tmp = Path(name)
+        staged, ref = self._write_tmp(chunks, expected_sha256, expected_size, max_bytes)
+        touched: set[Path] = set()
         try:
-            with os.fdopen(fd, "wb") as out:
-                for chunk in _read_chunks(chunks):
-                    size += len(chunk)
-                    if limit is not None and size > limit:
-                        raise RejectedItemError(_too_big(size, max_bytes, expected_size))
-                    digest.update(chunk)
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            sha = digest.hexdigest()
-            if expected_size is not None and size != expected_size:
-                raise RejectedItemError(f"blob rejected: {size} bytes received, {expected_size} expected")
-            if expected is not None and sha != expected:
-                raise RejectedItemError(f"blob rejected: sha256 {sha} received, {expected} expected")
-            final = self._location(sha)
-            if final.exists():
-                tmp.unlink()
-            else:
-                _make_dirs(final.parent)
-                tmp.chmod(0o444)
-                os.replace(tmp, final)  # a concurrent writer of the same content renames identical bytes
-                _fsync_dir(final.parent)
+            _sync([staged])
+            self._place(staged.tmp, ref.sha256, touched)
         except BaseException:
-            tmp.unlink(missing_ok=True)
+            staged.drop()
             raise
-        return BlobRef(sha256=sha, size_bytes=size)
+        _fsync_dirs(touched)
+        return ref
+
+    @contextmanager
+    def batch(self) -> Iterator[BlobBatch]:
+        """Blobs written together and published together when the block ends without error.
+
+        Each ``put_stream`` of the batch writes its content under ``tmp/``; at the end of the block the
+        files are fsynced, renamed into place, then each directory that gained an entry is fsynced once
+        (not once per blob: the renames and mkdirs of the batch share one journal commit), so that on
+        leaving the block every blob is as durable as after `put_stream`. Nothing is visible before
+        that. When the block raises, nothing is published and the temporary files are removed.
+        """
+        staged = BlobBatch(self)
+        try:
+            yield staged
+        except BaseException:
+            staged.discard()
+            raise
+        staged.publish()
 
     def put_bytes(self, data: bytes) -> BlobRef:
         """Store ``data``; see put_stream."""
@@ -154,8 +155,187 @@ class BlobStore:
             logger.info("blob store %s: removed %d stale temporary file(s)", self.root, removed)
         return removed
 
+    def _write_tmp(
+        self,
+        chunks: Iterable[bytes] | BinaryIO,
+        expected_sha256: str | None,
+        expected_size: int | None,
+        max_bytes: int | None,
+    ) -> tuple[_Staged, BlobRef]:
+        """Write ``chunks`` to a new file of ``tmp/``, checked against the expectations, not yet synced.
+
+        The file is left open for the caller to sync (`_sync`) before it is renamed into place.
+        """
+        expected = expected_sha256.lower() if expected_sha256 is not None else None
+        limit = min((n for n in (max_bytes, expected_size) if n is not None), default=None)
+        digest = hashlib.sha256()
+        size = 0
+        fd, tmp = self._create_tmp()
+        staged = _Staged(tmp, fd)
+        try:
+            with os.fdopen(fd, "wb", closefd=False) as out:
+                for chunk in _read_chunks(chunks):
+                    size += len(chunk)
+                    if limit is not None and size > limit:
+                        raise RejectedItemError(_too_big(size, max_bytes, expected_size))
+                    digest.update(chunk)
+                    out.write(chunk)
+            sha = digest.hexdigest()
+            if expected_size is not None and size != expected_size:
+                raise RejectedItemError(f"blob rejected: {size} bytes received, {expected_size} expected")
+            if expected is not None and sha != expected:
+                raise RejectedItemError(f"blob rejected: sha256 {sha} received, {expected} expected")
+        except BaseException:
+            staged.drop()
+            raise
+        return staged, BlobRef(sha256=sha, size_bytes=size)
+
+    def _create_tmp(self) -> tuple[int, Path]:
+        """A new file of ``tmp/``, already read-only (0o444, as blobs are): no chmod before the rename."""
+        while True:
+            tmp = self._tmp / f"{_TMP_PREFIX}{secrets.token_hex(8)}"
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o444)
+            except FileExistsError:
+                continue
+            if stat.S_IMODE(os.fstat(fd).st_mode) != 0o444:  # the umask took some bits away
+                os.fchmod(fd, 0o444)
+            return fd, tmp
+
+    def _place(self, tmp: Path, sha: str, touched: set[Path]) -> None:
+        """Rename the synced ``tmp`` into place (or drop it, the blob being there already).
+
+        Adds to ``touched`` every directory whose entries changed or may not be durable yet: the caller
+        fsyncs them before anything references the blob.
+        """
+        final = self._location(sha)
+        if final.exists():
+            # stored by another writer, or by an attempt that crashed before syncing the directory
+            tmp.unlink()
+            touched.add(final.parent)
+            return
+        self._make_dirs(sha, touched)
+        try:
+            os.replace(tmp, final)  # a concurrent writer of the same content renames identical bytes
+        except FileNotFoundError:
+            if not tmp.exists():
+                raise
+            self._dirs.clear()  # a fan-out directory was removed behind our back: make it again
+            self._make_dirs(sha, touched)
+            os.replace(tmp, final)
+        touched.add(final.parent)
+
+    def _make_dirs(self, sha: str, touched: set[Path]) -> None:
+        """Make ``<sha[:2]>/<sha[2:4]>`` if needed; the parent of each directory made or found is synced.
+
+        Directories already seen by this store object are known to exist and to be durable: no system
+        call for them.
+        """
+        parent = sha[:2]
+        leaf = f"{parent}/{sha[2:4]}"
+        if leaf in self._dirs:
+            return
+        if parent not in self._dirs:
+            _ensure_dir(self.root / parent)
+            touched.add(self.root)
+            self._dirs.add(parent)
+        _ensure_dir(self.root / leaf)
+        touched.add(self.root / parent)
+        self._dirs.add(leaf)
+
     def _location(self, sha: str) -> Path:
         return self.root / sha[:2] / sha[2:4] / sha
+
+
+class BlobBatch:
+    """Blobs staged under ``tmp/`` and published together: see `BlobStore.batch`."""
+
+    #: Staged files kept open until they are synced; when this many are, they are synced at once.
+    MAX_OPEN = 32
+
+    def __init__(self, store: BlobStore) -> None:
+        self.store = store
+        self._staged: dict[str, _Staged] = {}  # sha256 -> its temporary file
+
+    def put_stream(
+        self,
+        chunks: Iterable[bytes] | BinaryIO,
+        *,
+        expected_sha256: str | None = None,
+        expected_size: int | None = None,
+        max_bytes: int | None = None,
+    ) -> BlobRef:
+        """Stage the content of ``chunks`` as `BlobStore.put_stream` stores it; published with the batch."""
+        staged, ref = self.store._write_tmp(chunks, expected_sha256, expected_size, max_bytes)
+        if ref.sha256 in self._staged:  # the same content twice in one batch
+            staged.drop()
+            return ref
+        self._staged[ref.sha256] = staged
+        open_files = [s for s in self._staged.values() if s.fd is not None]
+        if len(open_files) >= self.MAX_OPEN:
+            _sync(open_files)
+        return ref
+
+    def put_bytes(self, data: bytes) -> BlobRef:
+        """Stage ``data``; see put_stream."""
+        return self.put_stream([data])
+
+    def read(self, sha: str, max_bytes: int) -> bytes:
+        """The first ``max_bytes`` bytes of a blob staged in this batch (to parse what was just stored)."""
+        staged = self._staged.get(sha)
+        if staged is None:
+            raise NotFound(f"blob {sha!r}: not staged in this batch")
+        with open(staged.tmp, "rb") as f:
+            return f.read(max_bytes)
+
+    def publish(self) -> None:
+        """Sync the staged files, rename them into place, then sync each directory touched, once."""
+        touched: set[Path] = set()
+        try:
+            _sync(list(self._staged.values()))
+            while self._staged:
+                sha, staged = next(iter(self._staged.items()))
+                self.store._place(staged.tmp, sha, touched)
+                del self._staged[sha]
+        except BaseException:
+            self.discard()
+            raise
+        _fsync_dirs(touched)
+
+    def discard(self) -> None:
+        """Remove the temporary files of the blobs not published."""
+        for staged in self._staged.values():
+            staged.drop()
+        self._staged.clear()
+
+
+@dataclass
+class _Staged:
+    """A temporary file of ``tmp/``; ``fd`` stays open until the file is synced."""
+
+    tmp: Path
+    fd: int | None
+
+    def drop(self) -> None:
+        self.close()
+        self.tmp.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            fd, self.fd = self.fd, None
+            os.close(fd)
+
+
+def _sync(files: list[_Staged]) -> None:
+    """fsync the files still open, then close them; raises what an fsync raised."""
+    unsynced = [f for f in files if f.fd is not None]
+    try:
+        for f in unsynced:
+            if f.fd is not None:
+                os.fsync(f.fd)
+    finally:
+        for f in unsynced:
+            f.close()
 
 
 def _checked(sha: str) -> str:
@@ -180,14 +360,15 @@ def _too_big(size: int, max_bytes: int | None, expected_size: int | None) -> str
     return f"blob rejected: more than the {expected_size} bytes expected"
 
 
-def _make_dirs(directory: Path) -> None:
-    """Create ``directory`` and missing parents, fsyncing each parent that gained an entry."""
-    if directory.is_dir():
-        return
-    _make_dirs(directory.parent)
+def _ensure_dir(directory: Path) -> None:
     with contextlib.suppress(FileExistsError):
         directory.mkdir()
-        _fsync_dir(directory.parent)
+
+
+def _fsync_dirs(directories: Iterable[Path]) -> None:
+    # the first fsync commits the journal with every rename and mkdir of the batch; the others are cheap
+    for directory in directories:
+        _fsync_dir(directory)
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, bindparam, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,10 +26,30 @@ from aiguilleur.store.views import (
 )
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import CursorResult
+
     from aiguilleur.store.repository import Store
 
 Scope = frozenset[str] | None
 Sel = TypeVar("Sel", bound="Select[*tuple[Any, ...]]")
+
+# Statements of the receipt path, built once: building a select() costs more than running it.
+_ORGANISATION = select(t.Organisation.id).where(t.Organisation.id == bindparam("b_id"))
+_SEEN = (
+    select(t.DossierVersion.dossier_id, t.DossierVersion.number)
+    .join(t.Dossier, t.Dossier.id == t.DossierVersion.dossier_id)
+    .where(
+        t.Dossier.connector == bindparam("b_connector"), t.DossierVersion.message_id == bindparam("b_message")
+    )
+)
+_BY_REF = select(t.Dossier).where(
+    t.Dossier.connector == bindparam("b_connector"), t.Dossier.external_id == bindparam("b_external")
+)
+_BY_ID = select(t.Dossier).where(t.Dossier.id == bindparam("b_id"))
+_INSERT_DOSSIER = insert(t.Base.metadata.tables[t.Dossier.__tablename__])
+_INSERT_CHANGE = insert(t.Base.metadata.tables[t.StatusChange.__tablename__])
+_INSERT_VERSION = insert(t.Base.metadata.tables[t.DossierVersion.__tablename__])
+_INSERT_DOCUMENT = insert(t.Base.metadata.tables[t.Document.__tablename__])
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +81,8 @@ def scoped(stmt: Sel, scope: Scope) -> Sel:
 class Dossiers:
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._by_ref = store.lock(_BY_REF)
+        self._by_id_locked = store.lock(_BY_ID)
 
     def receive(self, dossier: DossierIn, *, has_returns: bool = True) -> Received:
         """Store a received dossier, or a new version of it; a replayed message id writes nothing.
@@ -78,110 +100,127 @@ class Dossiers:
     def _receive(self, d: DossierIn, has_returns: bool) -> Received:
         now = self.store.now()
         with self.store.write() as s:
-            if s.get(t.Organisation, d.organisation_id) is None:
-                raise RejectedItemError(f"{d.ref}: organisation inconnue « {d.organisation_id} »")
-            if d.message_id:
-                seen = s.execute(
-                    select(t.DossierVersion.dossier_id, t.DossierVersion.number)
-                    .join(t.Dossier, t.Dossier.id == t.DossierVersion.dossier_id)
-                    .where(
-                        t.Dossier.connector == d.ref.connector, t.DossierVersion.message_id == d.message_id
-                    )
-                ).first()
-                if seen is not None:
-                    return Received(seen[0], "duplicate", seen[1])
-            row = s.scalars(
-                self.store.lock(
-                    select(t.Dossier).where(
-                        t.Dossier.connector == d.ref.connector, t.Dossier.external_id == d.ref.external_id
-                    )
-                )
-            ).first()
-            if row is None:
-                row = self._create(s, d, has_returns, now)
-                outcome = "created"
-            else:
-                row.version += 1
-                row.data, row.procedure, row.updated_at = d.data, d.procedure, now
-                row.title = d.title or row.title
-                row.search_key = search_key(row.external_id, row.title)
-                outcome = "updated"
-                self.store.journal.add(
-                    s,
-                    "version",
-                    f"Version {row.version} reçue ({d.origin})",
-                    dossier_id=row.id,
-                    connector=d.ref.connector,
-                )
-            s.add(
-                t.DossierVersion(
-                    dossier_id=row.id,
-                    number=row.version,
-                    data=d.data,
-                    origin=d.origin,
-                    message_id=d.message_id or None,
-                    received_at=d.received_at or now,
-                )
-            )
-            for doc in d.documents:
-                s.add(
-                    t.Document(
-                        dossier_id=row.id,
-                        version=row.version,
-                        direction="in",
-                        sha256=doc.sha256,
-                        name=doc.name,
-                        role=doc.role,
-                        media_type=doc.media_type,
-                        size_bytes=doc.size_bytes,
-                        created_at=now,
-                    )
-                )
-            return Received(row.id, outcome, row.version)
+            return self._write_receipt(s, d, has_returns, now)
 
-    def _create(self, s: Session, d: DossierIn, has_returns: bool, now: datetime) -> t.Dossier:
-        row = t.Dossier(
-            id=str(uuid.uuid4()),
-            channel=d.ref.channel,
-            connector=d.ref.connector,
-            external_id=d.ref.external_id,
-            procedure=d.procedure,
-            organisation_id=d.organisation_id,
-            status=int(Status.IMPORTED),
-            version=1,
-            title=d.title,
-            has_returns=has_returns,
-            data=d.data,
-            received_at=d.received_at or now,
-            created_at=now,
-            updated_at=now,
-            search_key=search_key(d.ref.external_id, d.title),
+    def _write_receipt(self, s: Session, d: DossierIn, has_returns: bool, now: datetime) -> Received:
+        if s.scalar(_ORGANISATION, {"b_id": d.organisation_id}) is None:
+            raise RejectedItemError(f"{d.ref}: organisation inconnue « {d.organisation_id} »")
+        if d.message_id:
+            params = {"b_connector": d.ref.connector, "b_message": d.message_id}
+            seen = s.execute(_SEEN, params).first()
+            if seen is not None:
+                return Received(seen[0], "duplicate", seen[1])
+        ref = {"b_connector": d.ref.connector, "b_external": d.ref.external_id}
+        row = s.scalars(self._by_ref, ref).first()
+        if row is None:
+            dossier_id, version = self._create(s, d, has_returns, now), 1
+            outcome = "created"
+        else:
+            row.version += 1
+            row.data, row.procedure, row.updated_at = d.data, d.procedure, now
+            row.title = d.title or row.title
+            row.search_key = search_key(row.external_id, row.title)
+            outcome = "updated"
+            self.store.journal.add(
+                s,
+                "version",
+                f"Version {row.version} reçue ({d.origin})",
+                dossier_id=row.id,
+                connector=d.ref.connector,
+            )
+            dossier_id, version = row.id, row.version
+        # plain inserts (no ORM objects): nothing reads these rows back in this transaction
+        version_row = {
+            "dossier_id": dossier_id,
+            "number": version,
+            "data": d.data,
+            "origin": d.origin,
+            "message_id": d.message_id or None,
+            "received_at": d.received_at or now,
+        }
+        s.execute(_INSERT_VERSION, version_row)
+        if d.documents:
+            documents = [
+                {
+                    "dossier_id": dossier_id,
+                    "version": version,
+                    "direction": "in",
+                    "sha256": doc.sha256,
+                    "name": doc.name,
+                    "role": doc.role,
+                    "media_type": doc.media_type,
+                    "size_bytes": doc.size_bytes,
+                    "created_at": now,
+                    "status_change_id": None,
+                }
+                for doc in d.documents
+            ]
+            s.execute(_INSERT_DOCUMENT, documents)
+        return Received(dossier_id, outcome, version)
+
+    def _create(self, s: Session, d: DossierIn, has_returns: bool, now: datetime) -> str:
+        """Insert a new dossier at status 14, its first return queued; returns its id.
+
+        Plain inserts: nothing reads these rows back in this transaction. The unique (connector,
+        external_id) is checked by the first one, which raises IntegrityError.
+        """
+        dossier_id = str(uuid.uuid4())
+        s.execute(
+            _INSERT_DOSSIER,
+            {
+                "id": dossier_id,
+                "channel": d.ref.channel,
+                "connector": d.ref.connector,
+                "external_id": d.ref.external_id,
+                "procedure": d.procedure,
+                "organisation_id": d.organisation_id,
+                "status": int(Status.IMPORTED),
+                "version": 1,
+                "title": d.title,
+                "has_returns": has_returns,
+                "data": d.data,
+                "received_at": d.received_at or now,
+                "created_at": now,
+                "updated_at": now,
+                "search_key": search_key(d.ref.external_id, d.title),
+            },
         )
-        s.add(row)
-        s.flush()  # the unique (connector, external_id) is checked here
         first = Workflow.start().current
-        change = t.StatusChange(
-            dossier_id=row.id,
-            code=int(first.code),
-            previous_code=None,
-            comment=IMPORTED_COMMENT,
-            actor="aiguilleur",
-            at=now,
-            is_automatic=True,
-            transmitted_at=None if has_returns else now,
-        )
-        s.add(change)
-        s.flush()
+        change = {
+            "dossier_id": dossier_id,
+            "code": int(first.code),
+            "previous_code": None,
+            "comment": IMPORTED_COMMENT,
+            "actor": "aiguilleur",
+            "at": now,
+            "is_automatic": True,
+            "transmitted_at": None if has_returns else now,
+            "undone_at": None,
+            "undone_by": None,
+        }
+        key = cast("CursorResult[Any]", s.execute(_INSERT_CHANGE, change)).inserted_primary_key
+        assert key is not None  # an INSERT of one row always has one
+        change_id = int(key[0])
         if has_returns:
-            self.store.outbox.enqueue(s, row, change, now)
+            payload = {
+                "external_id": d.ref.external_id,
+                "procedure": d.procedure,
+                "code": change["code"],
+                "previous_code": None,
+                "comment": IMPORTED_COMMENT,
+                "at": now.isoformat(),
+                "is_automatic": True,
+                "documents": [],  # nothing refers to a change just made
+            }
+            self.store.outbox.insert(s, dossier_id, d.ref.connector, change_id, payload, now)
         self.store.journal.add(
             s,
             "received",
             f"Dossier {d.ref.external_id} reçu ({d.origin or d.ref.connector})",
-            dossier_id=row.id,
+            dossier_id=dossier_id,
             connector=d.ref.connector,
         )
-        return row
+        return dossier_id
 
     def find(self, ref: ExternalRef) -> str | None:
         """The id of the dossier with this reference, if any."""
@@ -227,8 +266,11 @@ class Dossiers:
 
     def get_row(self, s: Session, dossier_id: str, scope: Scope, *, lock: bool = False) -> t.Dossier:
         """The dossier row, or ``NotFound`` when it does not exist or is outside ``scope``."""
-        stmt = scoped(select(t.Dossier).where(t.Dossier.id == dossier_id), scope)
-        row = s.scalars(self.store.lock(stmt) if lock else stmt).first()
+        if scope is None:  # the common case, with a statement built once
+            row = s.scalars(self._by_id_locked if lock else _BY_ID, {"b_id": dossier_id}).first()
+        else:
+            stmt = scoped(_BY_ID, scope)
+            row = s.scalars(self.store.lock(stmt) if lock else stmt, {"b_id": dossier_id}).first()
         if row is None:
             raise NotFound(f"dossier {dossier_id} introuvable")
         return row

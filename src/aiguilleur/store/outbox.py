@@ -7,11 +7,12 @@ shown in the error queue), ``cancelled`` (its change was undone before transmiss
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from aiguilleur.errors import Conflict, NotFound
@@ -19,9 +20,62 @@ from aiguilleur.store import tables as t
 from aiguilleur.store.views import OutboxView
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import CursorResult
+
     from aiguilleur.store.repository import Store
 
 LEASE_S = 300.0
+
+# Statements of the delivery path, built once: building a select() costs more than running it.
+_OUTBOX_TABLE = t.Base.metadata.tables[t.OutboxItem.__tablename__]
+_OUTBOX = _OUTBOX_TABLE.c
+# Plain Core statements on the table: ORM-enabled ones would also synchronise the session's objects.
+_CLAIM = (
+    update(_OUTBOX_TABLE)
+    .where(
+        _OUTBOX.id == bindparam("b_id"),
+        or_(
+            (_OUTBOX.state == "pending") & (_OUTBOX.next_try_at <= bindparam("b_now")),
+            (_OUTBOX.state == "sending") & (_OUTBOX.claimed_until <= bindparam("b_now")),
+        ),
+    )
+    .values(state="sending", claimed_until=bindparam("b_until", type_=_OUTBOX.claimed_until.type))
+)
+_MARK_SENT = (
+    update(_OUTBOX_TABLE)
+    .where(_OUTBOX.id == bindparam("b_id"), _OUTBOX.state != "sent")
+    .values(
+        state="sent",
+        sent_at=bindparam("b_now", type_=_OUTBOX.sent_at.type),
+        claimed_until=None,
+        last_error=None,
+        attempts=_OUTBOX.attempts + 1,
+    )
+    .returning(_OUTBOX.status_change_id, _OUTBOX.dossier_id, _OUTBOX.connector, _OUTBOX.payload)
+)
+_EXISTS = select(_OUTBOX.id).where(_OUTBOX.id == bindparam("b_id"))
+_INSERT = insert(_OUTBOX_TABLE)
+_CHANGE_DOCUMENTS = (
+    select(t.Document.id).where(t.Document.status_change_id == bindparam("b_change")).order_by(t.Document.id)
+)
+_DOSSIER_DATA = select(t.Dossier.data).where(t.Dossier.id == bindparam("b_dossier"))
+_SENT_BEFORE = (
+    select(func.count())
+    .select_from(t.OutboxItem)
+    .where(
+        t.OutboxItem.dossier_id == bindparam("b_dossier"),
+        t.OutboxItem.state == "sent",
+        t.OutboxItem.id != bindparam("b_id"),
+    )
+)
+_ITEM_DOCUMENTS = (
+    select(t.Document.name, t.Document.sha256)
+    .where(
+        t.Document.dossier_id == bindparam("b_dossier"),
+        t.Document.id.in_(bindparam("b_ids", expanding=True)),
+    )
+    .order_by(t.Document.id)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,37 +95,73 @@ class OutboxItem:
     payload: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class ReturnMaterial:
+    """What a channel reads to send one return, in one transaction (see `Outbox.material`)."""
+
+    data: dict[str, Any]  # the dossier's data, as received
+    documents: tuple[tuple[str, str], ...]  # (name, sha256) of the return's documents, in id order
+    sent_before: int  # returns of the same dossier already sent, this one excluded
+
+
 class Outbox:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def enqueue(self, s: Session, dossier: t.Dossier, change: t.StatusChange, now: datetime) -> t.OutboxItem:
-        """Queue the return of ``change``, inside the caller's transaction."""
-        docs = s.scalars(
-            select(t.Document.id).where(t.Document.status_change_id == change.id).order_by(t.Document.id)
-        ).all()
-        item = t.OutboxItem(
-            dossier_id=dossier.id,
-            status_change_id=change.id,
-            connector=dossier.connector,
-            payload={
-                "external_id": dossier.external_id,
-                "procedure": dossier.procedure,
-                "code": change.code,
-                "previous_code": change.previous_code,
-                "comment": change.comment,
-                "at": change.at.isoformat(),
-                "is_automatic": change.is_automatic,
-                "documents": list(docs),
-            },
-            state="pending",
-            attempts=0,
-            next_try_at=now,
-            created_at=now,
-        )
-        s.add(item)
-        s.flush()
-        return item
+    def enqueue(
+        self,
+        s: Session,
+        dossier: t.Dossier,
+        change: t.StatusChange,
+        now: datetime,
+        *,
+        documents: Sequence[int] | None = None,
+    ) -> int:
+        """Queue the return of ``change``, inside the caller's transaction; returns the item's id.
+
+        The documents it carries are those attached to ``change``; ``documents`` gives their ids when the
+        caller knows them (``()`` for a change just made, which nothing can reference yet).
+        """
+        if documents is None:
+            documents = s.scalars(_CHANGE_DOCUMENTS, {"b_change": change.id}).all()
+        payload = {
+            "external_id": dossier.external_id,
+            "procedure": dossier.procedure,
+            "code": change.code,
+            "previous_code": change.previous_code,
+            "comment": change.comment,
+            "at": change.at.isoformat(),
+            "is_automatic": change.is_automatic,
+            "documents": list(documents),
+        }
+        return self.insert(s, dossier.id, dossier.connector, change.id, payload, now)
+
+    def insert(
+        self,
+        s: Session,
+        dossier_id: str,
+        connector: str,
+        change_id: int,
+        payload: dict[str, Any],
+        now: datetime,
+    ) -> int:
+        """Queue a return whose payload is built (see `enqueue`), inside the caller's transaction."""
+        values = {
+            "dossier_id": dossier_id,
+            "status_change_id": change_id,
+            "connector": connector,
+            "payload": payload,
+            "state": "pending",
+            "attempts": 0,
+            "next_try_at": now,
+            "created_at": now,
+            "claimed_until": None,
+            "sent_at": None,
+            "last_error": None,
+        }
+        key = cast("CursorResult[Any]", s.execute(_INSERT, values)).inserted_primary_key
+        assert key is not None  # an INSERT of one row always has one
+        return int(key[0])
 
     def due(self, connector: str, *, limit: int = 100) -> list[OutboxItem]:
         """Returns ready to send, oldest first, at most one per dossier so that order is kept."""
@@ -102,38 +192,52 @@ class Outbox:
         """Take an item for delivery; False when another worker holds it or it is no longer due."""
         now = self.store.now()
         with self.store.write() as s:
-            res = s.execute(
-                update(t.OutboxItem)
-                .where(
-                    t.OutboxItem.id == item_id,
-                    or_(
-                        (t.OutboxItem.state == "pending") & (t.OutboxItem.next_try_at <= now),
-                        (t.OutboxItem.state == "sending") & (t.OutboxItem.claimed_until <= now),
-                    ),
-                )
-                .values(state="sending", claimed_until=now + timedelta(seconds=lease_s))
-            )
-            return bool(res.rowcount)  # type: ignore[attr-defined]
+            return self._claim(s, item_id, now, lease_s)
 
-    def mark_sent(self, item_id: int) -> None:
-        """The return reached the channel: its change becomes transmitted (and may close the dossier)."""
+    def _claim(self, s: Session, item_id: int, now: datetime, lease_s: float) -> bool:
+        until = now + timedelta(seconds=lease_s)
+        res = s.execute(_CLAIM, {"b_id": item_id, "b_now": now, "b_until": until})
+        return bool(res.rowcount)  # type: ignore[attr-defined]
+
+    def material(self, item: OutboxItem) -> ReturnMaterial:
+        """The dossier's data, the return's documents and how many returns of the dossier were sent.
+
+        One read transaction, for `send_return`. Raises NotFound when the dossier no longer exists.
+        """
+        with self.store.read() as s:
+            data = s.scalar(_DOSSIER_DATA, {"b_dossier": item.dossier_id})
+            if data is None:
+                raise NotFound(f"dossier {item.dossier_id} introuvable")
+            sent = s.scalar(_SENT_BEFORE, {"b_dossier": item.dossier_id, "b_id": item.id})
+            documents: tuple[tuple[str, str], ...] = ()
+            if item.document_ids:
+                params = {"b_dossier": item.dossier_id, "b_ids": list(item.document_ids)}
+                documents = tuple((name, sha) for name, sha in s.execute(_ITEM_DOCUMENTS, params))
+        return ReturnMaterial(data=data, documents=documents, sent_before=int(sent or 0))
+
+    def mark_sent(self, item_id: int, *, claim_next: int | None = None, lease_s: float = LEASE_S) -> bool:
+        """The return reached the channel: its change becomes transmitted (and may close the dossier).
+
+        With ``claim_next``, that item is claimed in the same transaction, as `claim` would (a round trip
+        less per return); returns whether it was claimed (False without ``claim_next``).
+        """
         now = self.store.now()
         with self.store.write() as s:
-            row = s.get(t.OutboxItem, item_id)
-            if row is None:
+            row = s.execute(_MARK_SENT, {"b_id": item_id, "b_now": now}).first()
+            if row is not None:
+                change_id, dossier_id, connector, payload = row
+                self.store.statuses.transmitted(s, change_id, now)
+                self.store.journal.add(
+                    s,
+                    "return",
+                    f"Retour du statut {payload.get('code')} transmis",
+                    dossier_id=dossier_id,
+                    connector=connector,
+                )
+            elif s.scalar(_EXISTS, {"b_id": item_id}) is None:
                 raise NotFound(f"retour {item_id} introuvable")
-            if row.state == "sent":
-                return
-            row.state, row.sent_at, row.claimed_until, row.last_error = "sent", now, None, None
-            row.attempts += 1
-            self.store.statuses.transmitted(s, row.status_change_id, now)
-            self.store.journal.add(
-                s,
-                "return",
-                f"Retour du statut {row.payload.get('code')} transmis",
-                dossier_id=row.dossier_id,
-                connector=row.connector,
-            )
+            # else: sent already, by an attempt whose answer came late
+            return claim_next is not None and self._claim(s, claim_next, now, lease_s)
 
     def mark_failed(self, item_id: int, error: str, *, retry_at: datetime | None) -> str:
         """A delivery failed: ``pending`` until ``retry_at``, or ``dead`` when None; returns the state."""

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from aiguilleur.domain.statuses import AUTO_CLOSE_COMMENT, Change, Status, Workflow
+from aiguilleur.domain.statuses import AUTO_CLOSE_COMMENT, AUTO_CLOSING, Change, Status, Workflow
 from aiguilleur.errors import InvalidTransition
 from aiguilleur.store import tables as t
 from aiguilleur.store.dossiers import Scope
@@ -17,6 +17,20 @@ from aiguilleur.store.views import StatusChangeView
 
 if TYPE_CHECKING:
     from aiguilleur.store.repository import Store
+
+_CHANGES = t.Base.metadata.tables[t.StatusChange.__tablename__].c
+# a plain Core statement: the session's objects are not synchronised (see `transmitted`)
+_TRANSMIT = (
+    update(t.Base.metadata.tables[t.StatusChange.__tablename__])
+    .where(_CHANGES.id == bindparam("b_id"), _CHANGES.transmitted_at.is_(None))
+    .values(transmitted_at=bindparam("b_now", type_=_CHANGES.transmitted_at.type))
+    .returning(_CHANGES.code, _CHANGES.undone_at, _CHANGES.dossier_id)
+)
+_EFFECTIVE = (
+    select(t.StatusChange)
+    .where(t.StatusChange.dossier_id == bindparam("b_dossier"), t.StatusChange.undone_at.is_(None))
+    .order_by(t.StatusChange.id)
+)
 
 
 class Statuses:
@@ -35,13 +49,7 @@ class Statuses:
         )
 
     def _effective(self, s: Session, dossier_id: str) -> list[t.StatusChange]:
-        return list(
-            s.scalars(
-                select(t.StatusChange)
-                .where(t.StatusChange.dossier_id == dossier_id, t.StatusChange.undone_at.is_(None))
-                .order_by(t.StatusChange.id)
-            )
-        )
+        return list(s.scalars(_EFFECTIVE, {"b_dossier": dossier_id}))
 
     def set(self, dossier_id: str, code: int, comment: str, actor: str, scope: Scope) -> StatusChangeView:
         """Move a dossier to ``code``; the return is queued in the same transaction.
@@ -142,19 +150,27 @@ class Statuses:
 
     def transmitted(self, s: Session, change_id: int, now: datetime) -> t.StatusChange | None:
         """Record that a change reached the channel; returns the automatic closure it triggers, if any."""
-        change = s.get(t.StatusChange, change_id)
-        if change is None or change.transmitted_at is not None:
+        marked = s.execute(_TRANSMIT, {"b_id": change_id, "b_now": now}).first()
+        if marked is None:  # unknown, or transmitted already
             return None
-        change.transmitted_at = now
-        if change.undone_at is not None:
+        code, undone_at, dossier_id = marked
+        if undone_at is not None:
             return None
-        row = self.store.dossiers.get_row(s, change.dossier_id, None, lock=True)
-        changes = self._effective(s, row.id)
+        if code not in AUTO_CLOSING:
+            # Only a 15, 19 or 20 closes once transmitted: a dossier's current change is never left
+            # transmitted and closable without its closure (this method and `undo` add it at once),
+            # so for any other code the workflow below would find nothing to do.
+            return None
+        row = self.store.dossiers.get_row(s, dossier_id, None, lock=True)
+        # populate_existing: a change already in the session would not show the update above
+        changes = list(
+            s.scalars(_EFFECTIVE, {"b_dossier": row.id}, execution_options={"populate_existing": True})
+        )
         workflow = self.workflow(changes)
         index = next(i for i, c in enumerate(changes) if c.id == change_id)
         if workflow.mark_transmitted(index) is None:
             return None
-        return self._auto_close(s, row, change.code, now)
+        return self._auto_close(s, row, code, now)
 
     def _auto_close(self, s: Session, row: t.Dossier, code: int, now: datetime) -> t.StatusChange:
         auto = self._record(

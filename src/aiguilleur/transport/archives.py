@@ -3,7 +3,8 @@
 Every member is checked before anything is written (no absolute or ``..`` paths, no links or special
 files, no duplicate names, caps on members, sizes and compression ratio), and again while streaming,
 since archive headers lie. A refusal raises ``RejectedItemError`` with a sentence an agent understands
-and leaves the destination as it was.
+and leaves the destination as it was. `stream_zip` runs the same checks without writing any file: it hands
+each member's bytes to the caller, which stores them where it likes (a blob store).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import tarfile
 import unicodedata
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,10 @@ from typing import IO
 
 from aiguilleur.errors import RejectedItemError
 from aiguilleur.transport.files import CHUNK_BYTES, MAX_NAME_BYTES
+
+#: What `stream_zip` hands each file member to: its path inside the archive ("docs/a.pdf", as
+#: `extract_zip` would lay it out), its declared size, and its bytes, checked while they stream.
+MemberSink = Callable[[str, int, Iterator[bytes]], None]
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,41 @@ def extract_zip(archive: Path, dest: Path, limits: ArchiveLimits = _DEFAULT_LIMI
     with zf:
         members = [_zip_member(job, zf, info) for info in zf.infolist()]
         return job.run([(m, job.admit(m)) for m in members])
+
+
+def stream_zip(archive: Path, on_member: MemberSink, limits: ArchiveLimits = _DEFAULT_LIMITS) -> list[str]:
+    """Check the zip `archive` as `extract_zip` does, handing each file to `on_member`: no file written.
+
+    Every member is checked on its metadata before any is read, with the checks of `extract_zip`. Then,
+    in archive order, ``on_member(path, size, chunks)`` is called for each file member (directories
+    are checked, not handed): `chunks` yields its bytes and refuses, like extraction, a member that
+    outgrows its declared size, ends short of it or is corrupt. What `on_member` leaves unread is read
+    and checked once it returns. Returns the paths handed, in order. Raises RejectedItemError on any
+    refusal (also from inside `chunks`, hence from `on_member`): undoing what `on_member` did with
+    the members before is the caller's business. Errors raised by `on_member` itself propagate.
+    """
+    job = _Extraction(archive, archive.parent, limits)
+    with job.reading():
+        zf = zipfile.ZipFile(archive)
+    with zf:
+        members = [_zip_member(job, zf, info) for info in zf.infolist()]
+        admitted = [(m, job.admit(m)) for m in members]
+        if not admitted:
+            raise job.refuse("archive vide")
+        paths: list[str] = []
+        for member, parts in admitted:
+            if member.is_dir:
+                continue
+            path = "/".join(parts)
+            chunks = job.chunks(member)
+            try:
+                on_member(path, member.size, chunks)
+                for _ in chunks:  # the rest, so that the size and integrity checks run to the end
+                    pass
+            finally:
+                chunks.close()
+            paths.append(path)
+        return paths
 
 
 def extract_tar(archive: Path, dest: Path, limits: ArchiveLimits = _DEFAULT_LIMITS) -> list[Path]:
@@ -302,22 +342,25 @@ class _Extraction:
     def _write(self, member: _Member, target: Path) -> None:
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
         self.files.append(target)
-        written = 0
         with os.fdopen(fd, "wb") as out:
-            with self.reading():
-                reader = member.open()
-            with reader:
-                while True:
-                    with self.reading():
-                        chunk = reader.read(CHUNK_BYTES)
-                    if not chunk:
-                        break
-                    written += len(chunk)
-                    if written > member.size:  # headers lie: trust the bytes, not the declaration
-                        raise self.refuse(
-                            f"{member.name!r} dépasse sa taille annoncée ({member.size} octets)"
-                        )
-                    out.write(chunk)
+            for chunk in self.chunks(member):
+                out.write(chunk)
+
+    def chunks(self, member: _Member) -> Generator[bytes, None, None]:
+        """The member's bytes, refused beyond or short of its declared size and when unreadable."""
+        written = 0
+        with self.reading():
+            reader = member.open()
+        with reader:
+            while True:
+                with self.reading():
+                    chunk = reader.read(CHUNK_BYTES)
+                if not chunk:
+                    break
+                written += len(chunk)
+                if written > member.size:  # headers lie: trust the bytes, not the declaration
+                    raise self.refuse(f"{member.name!r} dépasse sa taille annoncée ({member.size} octets)")
+                yield chunk
         if written != member.size:
             raise self.refuse(f"{member.name!r} : {written} octets lus, {member.size} annoncés")
 

@@ -53,7 +53,12 @@ def atomic_write_stream(path: Path, chunks: Iterable[bytes]) -> int:
 
 
 def atomic_move(
-    src: Path, dst_dir: Path, name: str | None = None, *, on_linked: Callable[[Path], None] | None = None
+    src: Path,
+    dst_dir: Path,
+    name: str | None = None,
+    *,
+    on_linked: Callable[[Path], None] | None = None,
+    sync_source: bool = True,
 ) -> Path:
     """Move the regular file `src` into `dst_dir` (created if missing) as `name` (default: its own name).
 
@@ -64,7 +69,30 @@ def atomic_move(
     again after such a crash finds the link already made instead of making a second copy.
     `on_linked(final)` runs once the destination exists and before the source goes (e.g. to write a log
     beside it), so that a crash in it is resumed by moving again.
+    The destination is synced before the source goes. With ``sync_source=False`` the source directory is
+    not synced after the unlink when the move was a hard link: a crash may then leave the file in both
+    places as the same file, which moving it again resolves as above; the unlink becomes durable with the
+    next sync of the filesystem. A copy (or a rename, without hard links) always syncs its source.
     Returns the final path. Raises ValueError if `name` is not a plain file name or `src` not a file.
+    """
+    final, linked = link_into(src, dst_dir, name)
+    _fsync_dir(dst_dir)
+    if on_linked is not None:
+        on_linked(final)
+    src.unlink(missing_ok=True)
+    if sync_source or not linked:
+        _fsync_dir(src.parent)
+    return final
+
+
+def link_into(src: Path, dst_dir: Path, name: str | None = None) -> tuple[Path, bool]:
+    """The first half of `atomic_move`: `src` linked into `dst_dir` (same names, same copy across
+    filesystems, same reuse of a link a crash left), neither synced nor removed from its place.
+
+    For moves made in two: the caller syncs `dst_dir`, then unlinks `src`, possibly for several files
+    at once. Returns the final path and whether it is `src` itself, hard-linked (False for a copy, or a
+    rename where hard links are not supported: the source directory is then synced after the unlink).
+    Raises ValueError if `name` is not a plain file name or `src` not a file.
     """
     target = name if name is not None else src.name
     if target in ("", ".", "..") or "/" in target or "\0" in target:
@@ -73,19 +101,14 @@ def atomic_move(
         raise ValueError(f"{src}: not a regular file")
     dst_dir.mkdir(parents=True, exist_ok=True)
     final = _existing_link(src, dst_dir, target)
-    if final is None:
-        try:
-            final = _link_to_free_name(src, dst_dir, target)
-        except OSError as exc:
-            if exc.errno != errno.EXDEV:
-                raise
-            final = _copy_to_free_name(src, dst_dir, target)
-    _fsync_dir(dst_dir)
-    if on_linked is not None:
-        on_linked(final)
-    src.unlink(missing_ok=True)
-    _fsync_dir(src.parent)
-    return final
+    if final is not None:
+        return final, True
+    try:
+        return _link_to_free_name(src, dst_dir, target)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        return _copy_to_free_name(src, dst_dir, target), False
 
 
 def _existing_link(src: Path, dst_dir: Path, name: str) -> Path | None:
@@ -106,12 +129,15 @@ def _free_names(name: str) -> Iterator[str]:
         yield f"{stem}.{n}{ext}"
 
 
-def _link_to_free_name(src: Path, dst_dir: Path, name: str) -> Path:
-    """Hard-link `src` under the first free name; `src` may be left in place. Raises EXDEV across devices."""
+def _link_to_free_name(src: Path, dst_dir: Path, name: str) -> tuple[Path, bool]:
+    """Hard-link `src` under the first free name; `src` may be left in place. Raises EXDEV across devices.
+
+    Returns the path and whether it is a hard link (False: `src` was renamed, no hard links there).
+    """
     for candidate in (dst_dir / n for n in _free_names(name)):
         try:
             os.link(src, candidate, follow_symlinks=False)
-            return candidate
+            return candidate, True
         except FileExistsError:
             continue
         except OSError as exc:
@@ -121,7 +147,7 @@ def _link_to_free_name(src: Path, dst_dir: Path, name: str) -> Path:
             # exists" is available, so look first; a concurrent writer could still race us.
             if not os.path.lexists(candidate):
                 os.replace(src, candidate)
-                return candidate
+                return candidate, False
     raise AssertionError("unreachable")  # _free_names never ends
 
 
@@ -132,7 +158,7 @@ def _copy_to_free_name(src: Path, dst_dir: Path, name: str) -> Path:
             shutil.copyfileobj(inp, out, CHUNK_BYTES)
             out.flush()
             os.fsync(out.fileno())
-        return _link_to_free_name(tmp, dst_dir, name)
+        return _link_to_free_name(tmp, dst_dir, name)[0]
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -143,6 +169,11 @@ def _create_temp(directory: Path, name: str) -> tuple[int, Path]:
         tmp = directory / f".{name[:40]}.{secrets.token_hex(4)}.part"
         with suppress(FileExistsError):
             return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make the entries of `directory` durable (those added, removed or renamed until now)."""
+    _fsync_dir(directory)
 
 
 def _fsync_dir(directory: Path) -> None:

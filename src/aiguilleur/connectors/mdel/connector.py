@@ -14,27 +14,28 @@ from __future__ import annotations
 
 import logging
 import os
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
-
-from sqlalchemy import func, select
 
 from aiguilleur.connectors.base import Capability, ConnectorInfo, Health, HubContext, RunContext
 from aiguilleur.connectors.mdel.config import MdelConfig, SftpEndpoint
 from aiguilleur.connectors.mdel.importer import (
     REJECTED,
     Directories,
+    DoneMoves,
     ImportResult,
+    Prepared,
     claim,
     import_one,
-    reject,
+    prepare,
     remove_orphans,
 )
 from aiguilleur.connectors.mdel.names import return_zip_name
+from aiguilleur.connectors.mdel.pipeline import in_order
 from aiguilleur.connectors.mdel.returns import build_return_message, return_message_id, write_return_zip
 from aiguilleur.errors import AuthError, PermanentError, TransientError
-from aiguilleur.store import tables as t
 from aiguilleur.store.outbox import OutboxItem
 from aiguilleur.transport.archives import ArchiveLimits
 from aiguilleur.transport.files import Readiness, ReadinessTracker, atomic_write
@@ -126,25 +127,25 @@ class MdelChannel:
         started = self.context.now()
         results: list[ImportResult] = []
         failure: str | None = None
+        moves = DoneMoves(self.dirs.done)
         try:
             if self.pull_target is not None and not ctx.stopping.is_set():
                 self._pull(self.pull_target, ctx)
             remove_orphans(self.dirs.work)
-            for path in sorted(p for p in self.dirs.work.iterdir() if _is_leftover(p)):
-                if ctx.stopping.is_set():
-                    break
-                logger.info("mdel %s: resuming %s left in the work directory", self.name, path.name)
-                results.append(self._import(path, ctx))
+
+            def receive(prepared: Prepared) -> None:
+                results.append(self._import(prepared, ctx, moves))
+
+            leftovers = sorted(p for p in self.dirs.work.iterdir() if _is_leftover(p))
+            in_order(leftovers, self._resume, receive, stopping=ctx.stopping, name=f"mdel-{self.name}")
             now = self.context.now().timestamp()
-            for path in self.tracker.ready_files(self.dirs.input, now=now):
-                if ctx.stopping.is_set():
-                    break
-                work_path = claim(path, self.dirs)
-                if self.settings.marker_suffix is not None:
-                    Path(f"{path}{self.settings.marker_suffix}").unlink(missing_ok=True)
-                results.append(self._import(work_path, ctx))
+            ready = self.tracker.ready_files(self.dirs.input, now=now)
+            in_order(ready, self._claim, receive, stopping=ctx.stopping, name=f"mdel-{self.name}")
+            moves.flush()
         except BaseException as exc:
             failure = f"{type(exc).__name__}: {exc}"
+            with suppress(OSError):  # what is left in work too is resumed, as a duplicate, next time
+                moves.flush()
             raise
         finally:
             self._write_sync_log(ctx, started, results, failure)
@@ -208,16 +209,36 @@ class MdelChannel:
 
     # -- import ----------------------------------------------------------------------------------------
 
-    def _import(self, work_path: Path, ctx: RunContext) -> ImportResult:
+    # The first half of an import, in a worker thread (see pipeline.in_order): no database access.
+
+    def _claim(self, path: Path) -> Prepared:
+        work_path = claim(path, self.dirs)
+        if self.settings.marker_suffix is not None:
+            Path(f"{path}{self.settings.marker_suffix}").unlink(missing_ok=True)
+        return self._read(work_path)
+
+    def _resume(self, work_path: Path) -> Prepared:
+        logger.info("mdel %s: resuming %s left in the work directory", self.name, work_path.name)
+        return self._read(work_path)
+
+    def _read(self, work_path: Path) -> Prepared:
         if not work_path.name.lower().endswith(".zip"):
             reason = f"{work_path.name} : ce n'est pas un zip de demande (<Numéro>-<Flux>-<n>.zip attendu)"
-            result = ImportResult(
-                work_path.name, REJECTED, reject(work_path, self.dirs, reason), reason=reason
-            )
-        else:
-            result = import_one(
-                work_path, connector=self.name, context=self.context, dirs=self.dirs, limits=self.limits
-            )
+            return Prepared(work_path, None, reason)
+        return prepare(work_path, connector=self.name, context=self.context, limits=self.limits)
+
+    # The second half, in the run's thread, in the order of the files.
+
+    def _import(self, prepared: Prepared, ctx: RunContext, moves: DoneMoves) -> ImportResult:
+        result = import_one(
+            prepared.work_path,
+            connector=self.name,
+            context=self.context,
+            dirs=self.dirs,
+            limits=self.limits,
+            prepared=prepared,
+            moves=moves,
+        )
         if result.is_rejected:
             ctx.report.count(REJECTED)
             ctx.report.error(result.reason or result.name)
@@ -262,13 +283,13 @@ class MdelChannel:
         out of reach or refuses the upload; an OSError (disk full…) is retried by the engine. A retry
         sends the same file name: the increment is only taken once a return is sent.
         """
-        dossier = self.context.store.dossiers.get(item.dossier_id, None)
+        material = self.context.store.outbox.material(item)
         numero, flow_type = item.external_id, item.procedure
-        increment = self._increment(item)
+        increment = self._increment(material.sent_before)
         try:
             zip_name = return_zip_name(numero, flow_type, increment)
             message = build_return_message(
-                dossier.data.get("header_xml"),
+                material.data.get("header_xml"),
                 numero,
                 flow_type,
                 item.code,
@@ -277,8 +298,7 @@ class MdelChannel:
             )
         except ValueError as exc:
             raise PermanentError(f"mdel {self.name}: return {item.id} of {numero}: {exc}") from exc
-        wanted = set(item.document_ids)
-        documents = [(d.name, self.context.blobs.path(d.sha256)) for d in dossier.documents if d.id in wanted]
+        documents = [(name, self.context.blobs.path(sha)) for name, sha in material.documents]
         self.dirs.output.mkdir(parents=True, exist_ok=True)
         # a fixed temporary name: an attempt killed mid-write leaves a file the retry overwrites
         tmp = self.dirs.output / f".{zip_name}.part"
@@ -312,8 +332,8 @@ class MdelChannel:
                 f"{exc} (le retour reste en attente)", peer=exc.peer, source=source
             ) from exc
 
-    def _increment(self, item: OutboxItem) -> int:
-        """The increment of this return: 1 + the number of returns of the dossier already sent.
+    def _increment(self, sent_before: int) -> int:
+        """The increment of a return: 1 + the number of returns of the dossier already sent.
 
         Why derived rather than stored: the outbox hands out at most one return per dossier at a time
         and never lets a later one overtake an earlier one, and a return is marked sent only after
@@ -324,17 +344,7 @@ class MdelChannel:
         would have to be pruned and updated in its own transaction, and would skip a number for
         every return given up.
         """
-        with self.context.store.read() as s:
-            sent = s.scalar(
-                select(func.count())
-                .select_from(t.OutboxItem)
-                .where(
-                    t.OutboxItem.dossier_id == item.dossier_id,
-                    t.OutboxItem.state == "sent",
-                    t.OutboxItem.id != item.id,
-                )
-            )
-        return int(sent or 0) + 1
+        return sent_before + 1
 
 
 def _is_demand_name(name: str) -> bool:

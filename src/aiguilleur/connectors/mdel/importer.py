@@ -1,9 +1,11 @@
 """Importing one demand zip (seed 002 §II, import diagram): work (2), checks, store, done (5) or error (4).
 
 The original is first moved from the input directory to the work directory by an atomic rename, so
-that a crash never leaves it half-processed in the input. Nothing is written to the store until every
-check has passed; the receipt is idempotent by MessageId, so a file found in the work directory at
-the start of a run (left by a crash) is simply imported again.
+that a crash never leaves it half-processed in the input. The zip is read once, without extracting it:
+its members are checked as they stream (`stream_zip`) straight into a batch of the blob store, the XML
+files to parse being read from there. Nothing is published in the store until every check has passed;
+the receipt is idempotent by MessageId, so a file found in the work directory at the start of a run
+(left by a crash) is simply imported again.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 import logging
 import mimetypes
 import shutil
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +31,25 @@ from aiguilleur.connectors.mdel.wire import (
 )
 from aiguilleur.domain.dossier import DocumentIn, DossierIn, ExternalRef
 from aiguilleur.errors import RejectedItemError
-from aiguilleur.transport.archives import ArchiveLimits, extract_zip
-from aiguilleur.transport.files import atomic_move, atomic_write, atomic_write_stream, safe_filename
+from aiguilleur.store.blobs import BlobBatch, BlobRef
+from aiguilleur.transport.archives import ArchiveLimits, MemberSink, stream_zip
+from aiguilleur.transport.files import (
+    atomic_move,
+    atomic_write,
+    atomic_write_stream,
+    fsync_dir,
+    link_into,
+    safe_filename,
+)
 
 logger = logging.getLogger(__name__)
 
 MESSAGE_NAME = "message.xml"
 REJECTED = "rejected"
+# What is read of an XML file to parse: one byte more than `parse_xml` accepts, so that it refuses it.
+XML_READ_BYTES = 50 * 1024**2 + 1
+# Staged XML files kept in memory too, in all, per demand (larger ones are read back when parsed).
+XML_KEPT_BYTES = 4 * 1024**2
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,9 +88,42 @@ class ImportResult:
 def claim(zip_path: Path, dirs: Directories) -> Path:
     """Move an input file into the work directory (2) and return its path there.
 
-    When a crash left the same file (same inode) in both places, the input copy is dropped.
+    When a crash left the same file (same inode) in both places, the input copy is dropped. The input
+    directory is not synced after the unlink (one sync less per file): if a crash undoes it, the file is
+    found again in the input, as the same file as the one moved on, and its import is a duplicate that
+    `_finish` resolves to the link already in done (or `reject` to the one in error).
     """
-    return atomic_move(zip_path, dirs.work)
+    return atomic_move(zip_path, dirs.work, sync_source=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A demand zip of the work directory read and checked, its files published as blobs.
+
+    What `prepare` hands to `import_one`: the dossier to receive, its blobs durable, or why the file
+    is refused (then nothing was published).
+    """
+
+    work_path: Path
+    dossier: DossierIn | None
+    reason: str | None = None
+
+
+def prepare(work_path: Path, *, connector: str, context: HubContext, limits: ArchiveLimits) -> Prepared:
+    """Read and check the demand zip `work_path` and publish its files in the blob store.
+
+    The first half of an import, with no database access: it may run ahead of the receipts, in another
+    thread, while `import_one` receives the demands read before (the blobs of a demand never received,
+    after a crash, are only unreferenced content). A RejectedItemError becomes a Prepared with its
+    reason, nothing published; any other error propagates.
+    """
+    _remove_tree(work_path.with_name(f"{work_path.name}.d"))  # left by a version that extracted zips
+    try:
+        with context.blobs.batch() as batch:  # published and durable on leaving the block
+            dossier = _read_demand(work_path, connector, context, limits, batch)
+    except RejectedItemError as exc:
+        return Prepared(work_path, None, str(exc))
+    return Prepared(work_path, dossier)
 
 
 def import_one(
@@ -85,32 +133,35 @@ def import_one(
     context: HubContext,
     dirs: Directories,
     limits: ArchiveLimits,
+    prepared: Prepared | None = None,
+    moves: DoneMoves | None = None,
 ) -> ImportResult:
     """Import the demand zip `work_path`, already in the work directory (see `claim`).
 
     On success the original goes to done (5); when the demand is unusable (RejectedItemError from the
     checks, the zip or XML layers, or the store's refusal) it goes to error (4) with ``<name>.log``
-    beside it, and nothing is stored. The extracted files are removed in both cases. Any other error
-    (store unavailable, disk full) propagates and leaves the original in the work directory, to be
-    resumed at the next run.
+    beside it, and nothing is stored. Any other error (store unavailable, disk full) propagates and
+    leaves the original in the work directory, to be resumed at the next run. `prepared` is what
+    `prepare` made of `work_path`, when it already ran; with `moves`, the move to done is completed
+    by its next flush.
     """
     name = work_path.name
-    extracted = dirs.work / f"{name}.d"
-    _remove_tree(extracted)  # a previous attempt that crashed mid-extraction
-    try:
+    if prepared is None:
+        prepared = prepare(work_path, connector=connector, context=context, limits=limits)
+    dossier, reason = prepared.dossier, prepared.reason
+    if dossier is not None:
         try:
-            dossier = _read_demand(work_path, extracted, connector, context, limits)
             received = context.store.dossiers.receive(dossier, has_returns=True)
         except RejectedItemError as exc:
             reason = str(exc)
-            final = reject(work_path, dirs, reason)
-            logger.warning("mdel %s: %s rejected", connector, name)
-            return ImportResult(name, REJECTED, final, reason=reason)
-    finally:
-        _remove_tree(extracted)
+    if dossier is None or reason is not None:
+        reason = reason or name
+        final = reject(work_path, dirs, reason)
+        logger.warning("mdel %s: %s rejected", connector, name)
+        return ImportResult(name, REJECTED, final, reason=reason)
     if dirs.attachments is not None:
         export_attachments(context, dossier, dirs.attachments)
-    final = _finish(work_path, dirs.done)
+    final = moves.move(work_path) if moves is not None else _finish(work_path, dirs.done)
     logger.info(
         "mdel %s: %s imported as %s (%s, version %d)",
         connector,
@@ -167,35 +218,126 @@ def reject(path: Path, dirs: Directories, reason: str) -> Path:
 
 
 def _finish(path: Path, directory: Path) -> Path:
-    """Move `path` to `directory`; after a crash, the link it left there is reused (see atomic_move)."""
-    return atomic_move(path, directory)
+    """Move `path` to `directory`; after a crash, the link it left there is reused (see atomic_move).
+
+    The work directory is not synced after the unlink: a crash that undoes it leaves the file in work
+    too, as the same file; the next run imports it as a duplicate and this move finds it in `directory`.
+    """
+    return atomic_move(path, directory, sync_source=False)
+
+
+class DoneMoves:
+    """Received zips moved from work to done, the done directory synced once for several of them.
+
+    `move` links a file into done at once (so its final name is known) and leaves it in work until
+    `flush`, which syncs done, then unlinks the files from work. A crash in between leaves a file in
+    both places, as the same file: the next run resumes it from work, its receipt is a duplicate, and
+    the move finds the link already in done. `flush` runs every `every` files and must run at the end.
+    """
+
+    def __init__(self, done: Path, every: int = 16) -> None:
+        self.done = done
+        self.every = every
+        self._pending: list[tuple[Path, bool]] = []  # in work, and whether linked (not copied)
+
+    def move(self, path: Path) -> Path:
+        final, linked = link_into(path, self.done)
+        self._pending.append((path, linked))
+        if len(self._pending) >= self.every:
+            self.flush()
+        return final
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        fsync_dir(self.done)
+        pending, self._pending = self._pending, []
+        for path, _ in pending:
+            path.unlink(missing_ok=True)
+        copied = {path.parent for path, linked in pending if not linked}
+        for directory in copied:  # a copy is not the same file: its removal must be durable
+            fsync_dir(directory)
+
+
+@dataclass
+class _Members:
+    """A demand zip's file members as they streamed: staged as blobs, or kept to be stored redacted.
+
+    Small XML files are also kept in memory as they are staged (within `XML_KEPT_BYTES` in all), so
+    that the ``-doc`` files are parsed without reading them back.
+    """
+
+    entete_prefix: str
+    order: list[str] = field(default_factory=list)
+    staged: dict[str, BlobRef] = field(default_factory=dict)  # stored as they are
+    kept: dict[str, bytes] = field(default_factory=dict)  # message.xml, -ent.xml: stored once redacted
+    copies: dict[str, bytes] = field(default_factory=dict)  # small staged XML files, as they are
+    entete_name: str | None = None
+    budget: int = XML_KEPT_BYTES
+
+    def sink(self, batch: BlobBatch) -> MemberSink:
+        def on_member(member: str, size: int, chunks: Iterator[bytes]) -> None:
+            self.order.append(member)
+            if member == MESSAGE_NAME:
+                self.kept[member] = _read_capped(chunks)
+            elif self.entete_name is None and _is_entete(member, self.entete_prefix):
+                self.entete_name = member
+                self.kept[member] = _read_capped(chunks)
+            elif member.lower().endswith(".xml") and size <= self.budget:
+                self.budget -= size  # the declared size: `chunks` refuses any byte beyond it
+                copy = bytearray()
+                self.staged[member] = batch.put_stream(_tee(chunks, copy))
+                self.copies[member] = bytes(copy)
+            else:
+                self.staged[member] = batch.put_stream(chunks)
+
+        return on_member
+
+    def xml(self, member: str, batch: BlobBatch) -> bytes:
+        """A member to parse: from memory, else read back from the batch (capped)."""
+        data = self.kept.get(member, self.copies.get(member))
+        return data if data is not None else batch.read(self.staged[member].sha256, XML_READ_BYTES)
+
+
+def _tee(chunks: Iterator[bytes], copy: bytearray) -> Iterator[bytes]:
+    for chunk in chunks:
+        copy += chunk
+        yield chunk
+
+
+def _is_entete(member: str, prefix: str) -> bool:
+    return member.startswith(prefix) and member.lower().endswith(".xml")
+
+
+def _read_capped(chunks: Iterator[bytes]) -> bytes:
+    """At most XML_READ_BYTES of a member; the rest is read (and checked) by `stream_zip`."""
+    data = bytearray()
+    for chunk in chunks:
+        data += chunk[: XML_READ_BYTES - len(data)]
+        if len(data) >= XML_READ_BYTES:
+            break
+    return bytes(data)
 
 
 def _read_demand(
-    zip_path: Path, extracted: Path, connector: str, context: HubContext, limits: ArchiveLimits
+    zip_path: Path, connector: str, context: HubContext, limits: ArchiveLimits, batch: BlobBatch
 ) -> DossierIn:
-    """Extract and check one demand zip and store its files as blobs; returns what to receive.
+    """Check one demand zip and stage its files as blobs in `batch`; returns what to receive.
 
     Raises RejectedItemError, storing nothing in the database, when anything is wrong.
     """
     name = parse_demand_name(zip_path.name)
-    try:
-        files = extract_zip(zip_path, extracted, limits)
-    except FileExistsError as exc:  # the zip holds the same path twice in different spellings
-        raise RejectedItemError(f"{zip_path.name} : nom en double dans l'archive") from exc
-    members = {p.relative_to(extracted).as_posix(): p for p in files}
-    message_path = members.get(MESSAGE_NAME)
-    if message_path is None:
+    members = _Members(entete_prefix=f"{name.numero}-{name.flow_type}-ent-")
+    stream_zip(zip_path, members.sink(batch), limits)
+    message_bytes = members.kept.get(MESSAGE_NAME)
+    if message_bytes is None:
         raise RejectedItemError(f"{zip_path.name} : message.xml absent de l'archive")
-    message_bytes = message_path.read_bytes()
     demand = read_message(message_bytes, f"{zip_path.name} / {MESSAGE_NAME}")
-    prefix = f"{name.numero}-{name.flow_type}-ent-"
-    entete_name = next((m for m in members if m.startswith(prefix) and m.lower().endswith(".xml")), None)
-    entete_bytes = members[entete_name].read_bytes() if entete_name is not None else None
+    entete_name = members.entete_name
     entete: Entete | None = None
-    if entete_name is not None and entete_bytes is not None:
-        entete = read_entete(entete_bytes, f"{zip_path.name} / {entete_name}")
-    check_consistency(name, demand, entete, frozenset(members))
+    if entete_name is not None:
+        entete = read_entete(members.kept[entete_name], f"{zip_path.name} / {entete_name}")
+    check_consistency(name, demand, entete, frozenset(members.order))
     organisation_id = context.organisations_by_insee.get(demand.code_insee)
     if organisation_id is None:
         raise RejectedItemError(
@@ -206,14 +348,13 @@ def _read_demand(
     fields: dict[str, str] = {}
     title = ""
     for doc in demand.xml_documents:
-        business = read_business_xml(
-            members[doc.file_name].read_bytes(), f"{zip_path.name} / {doc.file_name}", demand.flow_type
-        )
+        data = members.xml(doc.file_name, batch)
+        business = read_business_xml(data, f"{zip_path.name} / {doc.file_name}", demand.flow_type)
         documents[doc.code or doc.file_name] = business.data
         for label, value in business.fields.items():
             fields.setdefault(label, value)
         title = title or business.title
-    stored = _store_files(context, demand, members, message_bytes, entete_name, entete_bytes, zip_path.name)
+    stored = _store_files(batch, demand, members, zip_path.name)
     return DossierIn(
         ref=ExternalRef("mdel", connector, demand.numero),
         organisation_id=organisation_id,
@@ -247,28 +388,18 @@ def _message_data(demand: Demand) -> dict[str, Any]:
     }
 
 
-def _store_files(
-    context: HubContext,
-    demand: Demand,
-    members: dict[str, Path],
-    message_bytes: bytes,
-    entete_name: str | None,
-    entete_bytes: bytes | None,
-    source: str,
-) -> tuple[DocumentIn, ...]:
-    """Put every member in the blob store; message.xml and -ent.xml without the citizen's password."""
+def _store_files(batch: BlobBatch, demand: Demand, members: _Members, source: str) -> tuple[DocumentIn, ...]:
+    """Every member as a document, in archive order; message.xml and -ent.xml without the password."""
     roles = {a.file_name: a.code or "pj" for a in demand.attachments}
     roles.update({d.file_name: d.code or "doc" for d in demand.documents})
     stored: list[DocumentIn] = []
-    for member, path in members.items():
-        if member == MESSAGE_NAME:
-            ref = context.blobs.put_bytes(redact_secrets(message_bytes, f"{source} / {member}"))
-            role = "message"
-        elif member == entete_name and entete_bytes is not None:
-            ref = context.blobs.put_bytes(redact_secrets(entete_bytes, f"{source} / {member}"))
-            role = "entete"
+    for member in members.order:
+        kept = members.kept.get(member)
+        if kept is not None:
+            ref = batch.put_bytes(redact_secrets(kept, f"{source} / {member}"))
+            role = "message" if member == MESSAGE_NAME else "entete"
         else:
-            ref = context.blobs.put_file(path)
+            ref = members.staged[member]
             role = roles.get(member, "")
         media_type = mimetypes.guess_type(member)[0] or "application/octet-stream"
         stored.append(
