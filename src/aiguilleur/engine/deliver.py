@@ -17,6 +17,9 @@ from __future__ import annotations
 import logging
 import random
 import threading
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -60,56 +63,126 @@ def deliver_due(
     ``skipped`` counts returns another worker claimed first. Stops between two returns when
     ``stopping`` is set. A connector that takes no returns has nothing to deliver. Raises
     ``NotFound`` for an unknown connector and ``AuthError`` when the peer refuses our credentials.
+
+    A channel whose ``send_return`` may run for several returns at once says so with an integer
+    attribute ``return_senders`` above 1: the returns of a batch (each of another dossier) are then
+    sent by that many threads, each recorded as sent or failed in the order they were claimed.
     """
     counts = {"sent": 0, "retry": 0, "dead": 0, "skipped": 0}
     connector = hub.connector(name)
     if not takes_returns(connector):
         return counts
     assert isinstance(connector, Channel)
-    outbox = hub.store.outbox
-    max_attempts = _settings(hub, name).max_attempts
+    senders = getattr(connector, "return_senders", 1)
+    send = _send_concurrently if isinstance(senders, int) and senders > 1 else _send_in_turn
+    delivery = _Delivery(hub, connector, name, _settings(hub, name).max_attempts, stopping, counts)
     # Batches until nothing is due: a burst of thousands of receipts leaves in one run, and the return
     # that follows a delivered one (an automatic closure) goes in the same run. Each batch either makes
     # progress or only finds returns claimed by other workers, which ends the loop.
-    while not (stopping is not None and stopping.is_set()):
-        batch = outbox.due(name, limit=limit)
+    while not delivery.stopped():
+        batch = hub.store.outbox.due(name, limit=limit)
         before = counts["skipped"]
-        claimed = False  # whether the item at hand was claimed with the previous one's mark_sent
-        for index, item in enumerate(batch):
-            if stopping is not None and stopping.is_set() and not claimed:  # a claimed one is sent
-                break
-            if not claimed and not outbox.claim(item.id):
-                counts["skipped"] += 1
-                continue
-            claimed = False
-            try:
-                connector.send_return(item)
-            except AuthError as exc:
-                _retry_or_dead(hub, item, _describe(exc), max_attempts, counts)
-                logger.error("connector %s: credentials refused while sending return %d", name, item.id)
-                raise
-            except PermanentError as exc:
-                outbox.mark_failed(item.id, _describe(exc), retry_at=None)
-                counts["dead"] += 1
-                logger.warning("connector %s: return %d refused for good: %s", name, item.id, exc)
-            except TransientError as exc:
-                _retry_or_dead(hub, item, _describe(exc), max_attempts, counts)
-                logger.info("connector %s: return %d failed, will retry: %s", name, item.id, exc)
-            except Exception as exc:  # a bug or an untranslated library error: retry, loudly
-                logger.exception("connector %s: unexpected error while sending return %d", name, item.id)
-                _retry_or_dead(hub, item, _describe(exc), max_attempts, counts)
-            else:
-                # the next return is claimed in the same transaction, unless the hub is stopping
-                following = batch[index + 1] if index + 1 < len(batch) else None
-                if following is None or (stopping is not None and stopping.is_set()):
-                    outbox.mark_sent(item.id)
-                else:
-                    claimed = outbox.mark_sent(item.id, claim_next=following.id)
-                counts["sent"] += 1
-                logger.info("connector %s: return %d (status %d) sent", name, item.id, item.code)
+        send(delivery, batch, senders)
         if not batch or counts["skipped"] - before == len(batch):
             break
     return counts
+
+
+@dataclass
+class _Delivery:
+    hub: Hub
+    connector: Channel
+    name: str
+    max_attempts: int
+    stopping: threading.Event | None
+    counts: dict[str, int]
+
+    def stopped(self) -> bool:
+        return self.stopping is not None and self.stopping.is_set()
+
+    def sent(self, item: OutboxItem, claim_next: OutboxItem | None = None) -> bool:
+        """Record a return sent; returns whether `claim_next` was claimed in the same transaction."""
+        outbox = self.hub.store.outbox
+        claimed = False
+        if claim_next is None or self.stopped():
+            outbox.mark_sent(item.id)
+        else:
+            claimed = outbox.mark_sent(item.id, claim_next=claim_next.id)
+        self.counts["sent"] += 1
+        logger.info("connector %s: return %d (status %d) sent", self.name, item.id, item.code)
+        return claimed
+
+    def failed(self, item: OutboxItem, exc: Exception) -> None:
+        """Record a failed return (the caller raises an AuthError once it is recorded)."""
+        name, counts = self.name, self.counts
+        if isinstance(exc, AuthError):
+            _retry_or_dead(self.hub, item, _describe(exc), self.max_attempts, counts)
+            logger.error("connector %s: credentials refused while sending return %d", name, item.id)
+        elif isinstance(exc, PermanentError):
+            self.hub.store.outbox.mark_failed(item.id, _describe(exc), retry_at=None)
+            counts["dead"] += 1
+            logger.warning("connector %s: return %d refused for good: %s", name, item.id, exc)
+        elif isinstance(exc, TransientError):
+            _retry_or_dead(self.hub, item, _describe(exc), self.max_attempts, counts)
+            logger.info("connector %s: return %d failed, will retry: %s", name, item.id, exc)
+        else:  # a bug or an untranslated library error: retry, loudly
+            logger.error(
+                "connector %s: unexpected error while sending return %d", name, item.id, exc_info=exc
+            )
+            _retry_or_dead(self.hub, item, _describe(exc), self.max_attempts, counts)
+
+
+def _send_in_turn(delivery: _Delivery, batch: list[OutboxItem], senders: int) -> None:
+    outbox = delivery.hub.store.outbox
+    claimed = False  # whether the item at hand was claimed with the previous one's mark_sent
+    for index, item in enumerate(batch):
+        if delivery.stopped() and not claimed:  # a claimed one is sent
+            break
+        if not claimed and not outbox.claim(item.id):
+            delivery.counts["skipped"] += 1
+            continue
+        claimed = False
+        try:
+            delivery.connector.send_return(item)
+        except Exception as exc:
+            delivery.failed(item, exc)
+            if isinstance(exc, AuthError):
+                raise
+        else:  # the next return is claimed in the same transaction
+            claimed = delivery.sent(item, claim_next=batch[index + 1] if index + 1 < len(batch) else None)
+
+
+def _send_concurrently(delivery: _Delivery, batch: list[OutboxItem], senders: int) -> None:
+    """Claim and send up to `senders` returns at a time; record each outcome in the order claimed.
+
+    After an AuthError no other return is claimed; those in flight are recorded, then it is raised.
+    """
+    outbox = delivery.hub.store.outbox
+    waiting = deque(batch)
+    in_flight: deque[tuple[OutboxItem, Future[None]]] = deque()
+    refused: AuthError | None = None
+    with ThreadPoolExecutor(senders, thread_name_prefix=f"{delivery.name}-send") as pool:
+        while True:
+            while waiting and len(in_flight) < senders and refused is None and not delivery.stopped():
+                item = waiting.popleft()
+                if outbox.claim(item.id):
+                    in_flight.append((item, pool.submit(delivery.connector.send_return, item)))
+                else:
+                    delivery.counts["skipped"] += 1
+            if not in_flight:
+                break
+            item, future = in_flight.popleft()
+            exc = future.exception()
+            if exc is None:
+                delivery.sent(item)
+            elif not isinstance(exc, Exception):
+                raise exc
+            else:
+                delivery.failed(item, exc)
+                if isinstance(exc, AuthError) and refused is None:
+                    refused = exc
+    if refused is not None:
+        raise refused
 
 
 def _retry_or_dead(hub: Hub, item: OutboxItem, error: str, max_attempts: int, counts: dict[str, int]) -> None:

@@ -19,7 +19,7 @@ import stat
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -48,7 +48,7 @@ class BlobStore:
         self._tmp = self.root / "tmp"
         self._tmp.mkdir(parents=True, exist_ok=True)
         # fan-out directories ("ab", "ab/cd") known to exist with a durable entry: at most 65,792
-        self._dirs: set[str] = set()
+        self._dirs: set[str] = set()  # shared by threads: set.update and `in` are atomic
 
     def put_stream(
         self,
@@ -66,14 +66,14 @@ class BlobStore:
         also storing nothing.
         """
         staged, ref = self._write_tmp(chunks, expected_sha256, expected_size, max_bytes)
-        touched: set[Path] = set()
+        touched = _Touched()
         try:
             _sync([staged])
             self._place(staged.tmp, ref.sha256, touched)
         except BaseException:
             staged.drop()
             raise
-        _fsync_dirs(touched)
+        self._sync_touched(touched)
         return ref
 
     @contextmanager
@@ -202,17 +202,17 @@ class BlobStore:
                 os.fchmod(fd, 0o444)
             return fd, tmp
 
-    def _place(self, tmp: Path, sha: str, touched: set[Path]) -> None:
+    def _place(self, tmp: Path, sha: str, touched: _Touched) -> None:
         """Rename the synced ``tmp`` into place (or drop it, the blob being there already).
 
-        Adds to ``touched`` every directory whose entries changed or may not be durable yet: the caller
-        fsyncs them before anything references the blob.
+        Notes in ``touched`` every directory whose entries changed or may not be durable yet: the caller
+        syncs them (`_sync_touched`) before anything refers to the blob.
         """
         final = self._location(sha)
         if final.exists():
             # stored by another writer, or by an attempt that crashed before syncing the directory
             tmp.unlink()
-            touched.add(final.parent)
+            touched.dirs.add(final.parent)
             return
         self._make_dirs(sha, touched)
         try:
@@ -223,13 +223,14 @@ class BlobStore:
             self._dirs.clear()  # a fan-out directory was removed behind our back: make it again
             self._make_dirs(sha, touched)
             os.replace(tmp, final)
-        touched.add(final.parent)
+        touched.dirs.add(final.parent)
 
-    def _make_dirs(self, sha: str, touched: set[Path]) -> None:
+    def _make_dirs(self, sha: str, touched: _Touched) -> None:
         """Make ``<sha[:2]>/<sha[2:4]>`` if needed; the parent of each directory made or found is synced.
 
-        Directories already seen by this store object are known to exist and to be durable: no system
-        call for them.
+        Directories this store object saw synced are known to exist with a durable entry: no system
+        call for them. The others are remembered once `_sync_touched` has synced their parent (before
+        that, another thread finding them must sync that parent itself).
         """
         parent = sha[:2]
         leaf = f"{parent}/{sha[2:4]}"
@@ -237,11 +238,15 @@ class BlobStore:
             return
         if parent not in self._dirs:
             _ensure_dir(self.root / parent)
-            touched.add(self.root)
-            self._dirs.add(parent)
+            touched.dirs.add(self.root)
+            touched.known.add(parent)
         _ensure_dir(self.root / leaf)
-        touched.add(self.root / parent)
-        self._dirs.add(leaf)
+        touched.dirs.add(self.root / parent)
+        touched.known.add(leaf)
+
+    def _sync_touched(self, touched: _Touched) -> None:
+        _fsync_dirs(touched.dirs)
+        self._dirs.update(touched.known)
 
     def _location(self, sha: str) -> Path:
         return self.root / sha[:2] / sha[2:4] / sha
@@ -290,7 +295,7 @@ class BlobBatch:
 
     def publish(self) -> None:
         """Sync the staged files, rename them into place, then sync each directory touched, once."""
-        touched: set[Path] = set()
+        touched = _Touched()
         try:
             _sync(list(self._staged.values()))
             while self._staged:
@@ -300,13 +305,21 @@ class BlobBatch:
         except BaseException:
             self.discard()
             raise
-        _fsync_dirs(touched)
+        self.store._sync_touched(touched)
 
     def discard(self) -> None:
         """Remove the temporary files of the blobs not published."""
         for staged in self._staged.values():
             staged.drop()
         self._staged.clear()
+
+
+@dataclass
+class _Touched:
+    """What publishing blobs changed: directories to sync, fan-out directories to remember after."""
+
+    dirs: set[Path] = field(default_factory=set)
+    known: set[str] = field(default_factory=set)
 
 
 @dataclass

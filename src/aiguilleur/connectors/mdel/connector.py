@@ -24,7 +24,6 @@ from aiguilleur.connectors.mdel.config import MdelConfig, SftpEndpoint
 from aiguilleur.connectors.mdel.importer import (
     REJECTED,
     Directories,
-    DoneMoves,
     ImportResult,
     Prepared,
     claim,
@@ -33,7 +32,7 @@ from aiguilleur.connectors.mdel.importer import (
     remove_orphans,
 )
 from aiguilleur.connectors.mdel.names import return_zip_name
-from aiguilleur.connectors.mdel.pipeline import in_order
+from aiguilleur.connectors.mdel.pipeline import DoneMoves, in_order
 from aiguilleur.connectors.mdel.returns import build_return_message, return_message_id, write_return_zip
 from aiguilleur.errors import AuthError, PermanentError, TransientError
 from aiguilleur.store.outbox import OutboxItem
@@ -272,6 +271,12 @@ class MdelChannel:
             logger.exception("mdel %s: could not write the synchronisation log %s", self.name, name)
 
     # -- returns ---------------------------------------------------------------------------------------
+
+    @property
+    def return_senders(self) -> int:
+        """Returns `deliver_due` may send at once (see engine.deliver): each is a file of its own,
+        under a name of its own; one at a time when they are also uploaded to the portal."""
+        return 1 if self.push_target is not None else 2
 
     def send_return(self, item: OutboxItem) -> None:
         """Write the return zip ``<Numero>-<FlowType>-<increment>.zip`` into the output directory (3).

@@ -3,9 +3,13 @@
 The original is first moved from the input directory to the work directory by an atomic rename, so
 that a crash never leaves it half-processed in the input. The zip is read once, without extracting it:
 its members are checked as they stream (`stream_zip`) straight into a batch of the blob store, the XML
-files to parse being read from there. Nothing is published in the store until every check has passed;
-the receipt is idempotent by MessageId, so a file found in the work directory at the start of a run
-(left by a crash) is simply imported again.
+files to parse being kept in memory as they pass (capped). Nothing is published in the blob store
+until every check of the zip and its XML has passed, and the blobs are durable before the receipt
+that refers to them is committed; the receipt is idempotent by MessageId, so a file found in the work
+directory at the start of a run (left by a crash) is simply imported again.
+
+An import is two halves: `prepare` (files only, no database) and `import_one` (the receipt, then the
+move to done or error), so that the channel can read the next zips while it receives one.
 """
 
 from __future__ import annotations
@@ -13,14 +17,15 @@ from __future__ import annotations
 import logging
 import mimetypes
 import shutil
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from aiguilleur.connectors.base import HubContext
 from aiguilleur.connectors.mdel.flows import read_business_xml
+from aiguilleur.connectors.mdel.members import MESSAGE_NAME, Members
 from aiguilleur.connectors.mdel.names import parse_demand_name
+from aiguilleur.connectors.mdel.pipeline import DoneMoves
 from aiguilleur.connectors.mdel.wire import (
     Demand,
     Entete,
@@ -31,25 +36,20 @@ from aiguilleur.connectors.mdel.wire import (
 )
 from aiguilleur.domain.dossier import DocumentIn, DossierIn, ExternalRef
 from aiguilleur.errors import RejectedItemError
-from aiguilleur.store.blobs import BlobBatch, BlobRef
-from aiguilleur.transport.archives import ArchiveLimits, MemberSink, stream_zip
+from aiguilleur.store.blobs import BlobBatch
+from aiguilleur.store.dossiers import Received
+from aiguilleur.transport.archives import ArchiveLimits, stream_zip
 from aiguilleur.transport.files import (
     atomic_move,
     atomic_write,
     atomic_write_stream,
-    fsync_dir,
-    link_into,
     safe_filename,
 )
+from aiguilleur.transport.xml import parse_xml
 
 logger = logging.getLogger(__name__)
 
-MESSAGE_NAME = "message.xml"
 REJECTED = "rejected"
-# What is read of an XML file to parse: one byte more than `parse_xml` accepts, so that it refuses it.
-XML_READ_BYTES = 50 * 1024**2 + 1
-# Staged XML files kept in memory too, in all, per demand (larger ones are read back when parsed).
-XML_KEPT_BYTES = 4 * 1024**2
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,21 +140,22 @@ def import_one(
 
     On success the original goes to done (5); when the demand is unusable (RejectedItemError from the
     checks, the zip or XML layers, or the store's refusal) it goes to error (4) with ``<name>.log``
-    beside it, and nothing is stored. Any other error (store unavailable, disk full) propagates and
-    leaves the original in the work directory, to be resumed at the next run. `prepared` is what
-    `prepare` made of `work_path`, when it already ran; with `moves`, the move to done is completed
-    by its next flush.
+    beside it, and nothing is stored in the database. Any other error (store unavailable, disk full)
+    propagates and leaves the original in the work directory, to be resumed at the next run.
+    `prepared` is what `prepare` made of `work_path`, when it already ran; with `moves`, the move to
+    done is completed by its next flush.
     """
     name = work_path.name
     if prepared is None:
         prepared = prepare(work_path, connector=connector, context=context, limits=limits)
     dossier, reason = prepared.dossier, prepared.reason
+    received: Received | None = None
     if dossier is not None:
         try:
             received = context.store.dossiers.receive(dossier, has_returns=True)
         except RejectedItemError as exc:
             reason = str(exc)
-    if dossier is None or reason is not None:
+    if dossier is None or received is None:
         reason = reason or name
         final = reject(work_path, dirs, reason)
         logger.warning("mdel %s: %s rejected", connector, name)
@@ -226,99 +227,6 @@ def _finish(path: Path, directory: Path) -> Path:
     return atomic_move(path, directory, sync_source=False)
 
 
-class DoneMoves:
-    """Received zips moved from work to done, the done directory synced once for several of them.
-
-    `move` links a file into done at once (so its final name is known) and leaves it in work until
-    `flush`, which syncs done, then unlinks the files from work. A crash in between leaves a file in
-    both places, as the same file: the next run resumes it from work, its receipt is a duplicate, and
-    the move finds the link already in done. `flush` runs every `every` files and must run at the end.
-    """
-
-    def __init__(self, done: Path, every: int = 16) -> None:
-        self.done = done
-        self.every = every
-        self._pending: list[tuple[Path, bool]] = []  # in work, and whether linked (not copied)
-
-    def move(self, path: Path) -> Path:
-        final, linked = link_into(path, self.done)
-        self._pending.append((path, linked))
-        if len(self._pending) >= self.every:
-            self.flush()
-        return final
-
-    def flush(self) -> None:
-        if not self._pending:
-            return
-        fsync_dir(self.done)
-        pending, self._pending = self._pending, []
-        for path, _ in pending:
-            path.unlink(missing_ok=True)
-        copied = {path.parent for path, linked in pending if not linked}
-        for directory in copied:  # a copy is not the same file: its removal must be durable
-            fsync_dir(directory)
-
-
-@dataclass
-class _Members:
-    """A demand zip's file members as they streamed: staged as blobs, or kept to be stored redacted.
-
-    Small XML files are also kept in memory as they are staged (within `XML_KEPT_BYTES` in all), so
-    that the ``-doc`` files are parsed without reading them back.
-    """
-
-    entete_prefix: str
-    order: list[str] = field(default_factory=list)
-    staged: dict[str, BlobRef] = field(default_factory=dict)  # stored as they are
-    kept: dict[str, bytes] = field(default_factory=dict)  # message.xml, -ent.xml: stored once redacted
-    copies: dict[str, bytes] = field(default_factory=dict)  # small staged XML files, as they are
-    entete_name: str | None = None
-    budget: int = XML_KEPT_BYTES
-
-    def sink(self, batch: BlobBatch) -> MemberSink:
-        def on_member(member: str, size: int, chunks: Iterator[bytes]) -> None:
-            self.order.append(member)
-            if member == MESSAGE_NAME:
-                self.kept[member] = _read_capped(chunks)
-            elif self.entete_name is None and _is_entete(member, self.entete_prefix):
-                self.entete_name = member
-                self.kept[member] = _read_capped(chunks)
-            elif member.lower().endswith(".xml") and size <= self.budget:
-                self.budget -= size  # the declared size: `chunks` refuses any byte beyond it
-                copy = bytearray()
-                self.staged[member] = batch.put_stream(_tee(chunks, copy))
-                self.copies[member] = bytes(copy)
-            else:
-                self.staged[member] = batch.put_stream(chunks)
-
-        return on_member
-
-    def xml(self, member: str, batch: BlobBatch) -> bytes:
-        """A member to parse: from memory, else read back from the batch (capped)."""
-        data = self.kept.get(member, self.copies.get(member))
-        return data if data is not None else batch.read(self.staged[member].sha256, XML_READ_BYTES)
-
-
-def _tee(chunks: Iterator[bytes], copy: bytearray) -> Iterator[bytes]:
-    for chunk in chunks:
-        copy += chunk
-        yield chunk
-
-
-def _is_entete(member: str, prefix: str) -> bool:
-    return member.startswith(prefix) and member.lower().endswith(".xml")
-
-
-def _read_capped(chunks: Iterator[bytes]) -> bytes:
-    """At most XML_READ_BYTES of a member; the rest is read (and checked) by `stream_zip`."""
-    data = bytearray()
-    for chunk in chunks:
-        data += chunk[: XML_READ_BYTES - len(data)]
-        if len(data) >= XML_READ_BYTES:
-            break
-    return bytes(data)
-
-
 def _read_demand(
     zip_path: Path, connector: str, context: HubContext, limits: ArchiveLimits, batch: BlobBatch
 ) -> DossierIn:
@@ -327,16 +235,21 @@ def _read_demand(
     Raises RejectedItemError, storing nothing in the database, when anything is wrong.
     """
     name = parse_demand_name(zip_path.name)
-    members = _Members(entete_prefix=f"{name.numero}-{name.flow_type}-ent-")
+    members = Members(entete_prefix=f"{name.numero}-{name.flow_type}-ent-")
     stream_zip(zip_path, members.sink(batch), limits)
     message_bytes = members.kept.get(MESSAGE_NAME)
     if message_bytes is None:
         raise RejectedItemError(f"{zip_path.name} : message.xml absent de l'archive")
-    demand = read_message(message_bytes, f"{zip_path.name} / {MESSAGE_NAME}")
+    # parsed once: read here, redacted in place when stored (`_store_files`)
+    source = f"{zip_path.name} / {MESSAGE_NAME}"
+    members.roots[MESSAGE_NAME] = parse_xml(message_bytes, source=source)
+    demand = read_message(members.roots[MESSAGE_NAME], source)
     entete_name = members.entete_name
     entete: Entete | None = None
     if entete_name is not None:
-        entete = read_entete(members.kept[entete_name], f"{zip_path.name} / {entete_name}")
+        source = f"{zip_path.name} / {entete_name}"
+        members.roots[entete_name] = parse_xml(members.kept[entete_name], source=source)
+        entete = read_entete(members.roots[entete_name], source)
     check_consistency(name, demand, entete, frozenset(members.order))
     organisation_id = context.organisations_by_insee.get(demand.code_insee)
     if organisation_id is None:
@@ -388,7 +301,7 @@ def _message_data(demand: Demand) -> dict[str, Any]:
     }
 
 
-def _store_files(batch: BlobBatch, demand: Demand, members: _Members, source: str) -> tuple[DocumentIn, ...]:
+def _store_files(batch: BlobBatch, demand: Demand, members: Members, source: str) -> tuple[DocumentIn, ...]:
     """Every member as a document, in archive order; message.xml and -ent.xml without the password."""
     roles = {a.file_name: a.code or "pj" for a in demand.attachments}
     roles.update({d.file_name: d.code or "doc" for d in demand.documents})
@@ -396,7 +309,7 @@ def _store_files(batch: BlobBatch, demand: Demand, members: _Members, source: st
     for member in members.order:
         kept = members.kept.get(member)
         if kept is not None:
-            ref = batch.put_bytes(redact_secrets(kept, f"{source} / {member}"))
+            ref = batch.put_bytes(redact_secrets(members.roots.get(member, kept), f"{source} / {member}"))
             role = "message" if member == MESSAGE_NAME else "entete"
         else:
             ref = members.staged[member]

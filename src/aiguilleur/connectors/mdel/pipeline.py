@@ -1,4 +1,4 @@
-"""Reading ahead: the next demand zips are read in worker threads while the current one is received.
+"""Throughput of a synchronisation: the next zips read ahead, the moves to done synced by groups.
 
 An import is two halves. Reading a zip (claiming it into the work directory, streaming its members
 into the blob store, parsing its XML) touches files only and spends most of its time waiting on the
@@ -9,6 +9,8 @@ with two cores, the waits of one half overlap the work of the other.
 
 Crash safety is that of the sequential import: a file read ahead but not received is in the work
 directory, its blobs are unreferenced content, and the next run resumes it from there.
+
+`DoneMoves` syncs the done directory once for several received files instead of once each.
 """
 
 from __future__ import annotations
@@ -17,14 +19,16 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import TypeVar
+
+from aiguilleur.transport.files import fsync_dir, link_into
 
 T = TypeVar("T")
 P = TypeVar("P")
 
-import os as _o
-READERS = int(_o.environ.get('XP_R', '2'))  # worker threads reading ahead
-AHEAD = int(_o.environ.get('XP_A', '4'))  # files read ahead at most (claimed into the work directory, blobs published)
+READERS = 4  # worker threads reading ahead: each waits on its fsyncs most of the time
+AHEAD = 8  # files read ahead at most (claimed into the work directory, blobs published)
 
 
 def in_order(
@@ -60,3 +64,36 @@ def in_order(
 
 
 _END = object()
+
+
+class DoneMoves:
+    """Received zips moved from work to done, the done directory synced once for several of them.
+
+    `move` links a file into done at once (so its final name is known) and leaves it in work until
+    `flush`, which syncs done, then unlinks the files from work. A crash in between leaves a file in
+    both places, as the same file: the next run resumes it from work, its receipt is a duplicate, and
+    the move finds the link already in done. `flush` runs every `every` files and must run at the end.
+    """
+
+    def __init__(self, done: Path, every: int = 16) -> None:
+        self.done = done
+        self.every = every
+        self._pending: list[tuple[Path, bool]] = []  # in work, and whether linked (not copied)
+
+    def move(self, path: Path) -> Path:
+        final, linked = link_into(path, self.done)
+        self._pending.append((path, linked))
+        if len(self._pending) >= self.every:
+            self.flush()
+        return final
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        fsync_dir(self.done)
+        pending, self._pending = self._pending, []
+        for path, _ in pending:
+            path.unlink(missing_ok=True)
+        copied = {path.parent for path, linked in pending if not linked}
+        for directory in copied:  # a copy is not the same file: its removal must be durable
+            fsync_dir(directory)

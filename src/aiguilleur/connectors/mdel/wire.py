@@ -136,15 +136,15 @@ class _Envelope(NamedTuple):
     documents: tuple[DocumentRef, ...]
 
 
-def read_message(data: bytes, source: str = "message.xml") -> Demand:
-    """Read a demand's ``message.xml``.
+def read_message(data: bytes | etree._Element, source: str = "message.xml") -> Demand:
+    """Read a demand's ``message.xml`` (its bytes, or its root as `parse_xml` returned it).
 
     `source` names the file in messages. Raises RejectedItemError when the XML is hostile or invalid
     (see `parse_xml`), when the root is not ``Message``, or when MessageId, FlowType, the Aller block,
     NumeroTeledemarche or the CodeINSEE routing key is missing or malformed, when no Document is
     listed, or when a listed file name is not a plain file name.
     """
-    root = parse_xml(data, source=source)
+    root = data if isinstance(data, etree._Element) else parse_xml(data, source=source)
     if localname(root) != "Message":
         raise RejectedItemError(
             f"{source} : élément racine « {localname(root)} » inattendu, attendu « Message »"
@@ -184,15 +184,17 @@ def read_message(data: bytes, source: str = "message.xml") -> Demand:
     )
 
 
-def read_entete(data: bytes, source: str) -> Entete:
+def read_entete(data: bytes | etree._Element, source: str) -> Entete:
     """Read a demand's ``…-ent.xml`` (``EnteteMetierEnveloppe``); its ``MotDePasse`` is never kept.
+
+    `data` is the file's bytes, or its root as `parse_xml` returned it.
 
     Raises RejectedItemError when the XML is hostile or invalid, the root is not
     ``EnteteMetierEnveloppe``, NumeroTeledemarche is missing or malformed, the CodeINSEE is malformed,
     or a listed file name is not a plain file name. Unlike message.xml, a missing CodeINSEE or
     Document list is tolerated here: message.xml is the reference, `check_consistency` compares them.
     """
-    root = parse_xml(data, source=source)
+    root = data if isinstance(data, etree._Element) else parse_xml(data, source=source)
     if localname(root) != "EnteteMetierEnveloppe":
         raise RejectedItemError(
             f"{source} : élément racine « {localname(root)} » inattendu, attendu « EnteteMetierEnveloppe »"
@@ -208,13 +210,14 @@ def read_entete(data: bytes, source: str) -> Entete:
     )
 
 
-def redact_secrets(data: bytes, source: str) -> bytes:
+def redact_secrets(data: bytes | etree._Element, source: str) -> bytes:
     """Return `data` (message.xml or -ent.xml) without any SECRET_ELEMENTS, to keep as a document.
 
-    The file is re-serialised in UTF-8; everything else is kept as it was. Raises RejectedItemError
-    like `parse_xml`.
+    The file is re-serialised in UTF-8; everything else is kept as it was. Given a root element (as
+    `parse_xml` returns it, say after `read_message`), that tree is redacted in place. Raises
+    RejectedItemError like `parse_xml`.
     """
-    root = parse_xml(data, source=source)
+    root = data if isinstance(data, etree._Element) else parse_xml(data, source=source)
     for element in [e for e in root.iter() if localname(e) in SECRET_ELEMENTS]:
         parent = element.getparent()
         if parent is None:  # the root itself: nothing else is worth keeping

@@ -1,0 +1,143 @@
+"""BlobStore.batch: blobs staged under tmp/, published together, every directory synced once."""
+
+from __future__ import annotations
+
+import hashlib
+import stat
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+import aiguilleur.store.blobs as blobs_module
+from aiguilleur.errors import NotFound, RejectedItemError
+from aiguilleur.store.blobs import BlobBatch, BlobRef, BlobStore
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> BlobStore:
+    return BlobStore(tmp_path / "blobs")
+
+
+@pytest.fixture
+def synced(monkeypatch: pytest.MonkeyPatch) -> Counter[Path]:
+    """The directories fsynced, with how many times each."""
+    calls: Counter[Path] = Counter()
+    real = blobs_module._fsync_dir
+
+    def record(directory: Path) -> None:
+        calls[directory] += 1
+        real(directory)
+
+    monkeypatch.setattr(blobs_module, "_fsync_dir", record)
+    return calls
+
+
+def blob_files(store: BlobStore) -> list[Path]:
+    return sorted(p for p in store.root.rglob("*") if p.is_file() and p.parent != store.root / "tmp")
+
+
+def tmp_files(store: BlobStore) -> list[Path]:
+    return list((store.root / "tmp").iterdir())
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_batch_publishes_on_leaving_the_block_and_not_before(store: BlobStore) -> None:
+    with store.batch() as batch:
+        first = batch.put_bytes(b"first")
+        second = batch.put_stream(iter([b"sec", b"ond"]))
+        assert not store.exists(first.sha256) and not store.exists(second.sha256)
+        assert len(tmp_files(store)) == 2
+
+    assert (first, second) == (BlobRef(sha(b"first"), 5), BlobRef(sha(b"second"), 6))
+    assert store.path(first.sha256).read_bytes() == b"first"
+    assert store.path(second.sha256).read_bytes() == b"second"
+    assert stat.S_IMODE(store.path(second.sha256).stat().st_mode) == 0o444
+    assert tmp_files(store) == []
+
+
+def test_an_error_in_the_block_publishes_nothing(store: BlobStore) -> None:
+    with pytest.raises(RuntimeError), store.batch() as batch:
+        batch.put_bytes(b"staged")
+        raise RuntimeError("a later check failed")
+
+    assert blob_files(store) == []
+    assert tmp_files(store) == []
+
+
+def test_a_refused_put_leaves_the_others_staged(store: BlobStore) -> None:
+    with store.batch() as batch:
+        kept = batch.put_bytes(b"kept")
+        with pytest.raises(RejectedItemError):
+            batch.put_stream([b"too long"], max_bytes=3)
+
+    assert blob_files(store) == [store.path(kept.sha256)]
+    assert tmp_files(store) == []
+
+
+def test_same_content_twice_or_already_stored_keeps_one_file(store: BlobStore) -> None:
+    before = store.put_bytes(b"already there")
+    with store.batch() as batch:
+        assert batch.put_bytes(b"twice") == batch.put_bytes(b"twice")
+        assert batch.put_bytes(b"already there") == before
+
+    assert blob_files(store) == sorted([store.path(before.sha256), store.path(sha(b"twice"))])
+    assert tmp_files(store) == []
+
+
+def test_read_gives_a_staged_blob_back(store: BlobStore) -> None:
+    with store.batch() as batch:
+        ref = batch.put_bytes(b"<xml/>")
+        assert batch.read(ref.sha256, 100) == b"<xml/>"
+        assert batch.read(ref.sha256, 3) == b"<xm"
+        with pytest.raises(NotFound):
+            batch.read(sha(b"never staged"), 100)
+
+
+def test_many_blobs_never_keep_more_than_max_open_files_open(
+    store: BlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(BlobBatch, "MAX_OPEN", 3)
+    with store.batch() as batch:
+        refs = [batch.put_bytes(b"blob %d" % i) for i in range(10)]
+        open_files = [s for s in batch._staged.values() if s.fd is not None]
+        assert len(open_files) < 3
+
+    assert all(store.exists(r.sha256) for r in refs)
+
+
+def test_publishing_syncs_each_directory_touched_once(store: BlobStore, synced: Counter[Path]) -> None:
+    contents = [b"blob %d" % i for i in range(20)]
+    with store.batch() as batch:
+        for data in contents:
+            batch.put_bytes(data)
+
+    leaves = {store.path(sha(d)).parent for d in contents}
+    parents = {leaf.parent for leaf in leaves}
+    assert set(synced) == leaves | parents | {store.root}
+    assert set(synced.values()) == {1}
+
+
+def test_fan_out_directories_are_remembered_once_synced(store: BlobStore, synced: Counter[Path]) -> None:
+    store.put_bytes(b"first")
+    leaf = store.path(sha(b"first")).parent
+    synced.clear()
+
+    with store.batch() as batch:  # same fan-out directory: its parents are known durable
+        batch.put_bytes(b"first")
+
+    assert set(synced) == {leaf}
+
+
+def test_a_directory_not_synced_is_not_remembered(store: BlobStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    def failing(directory: Path) -> None:
+        raise OSError("EIO")
+
+    monkeypatch.setattr(blobs_module, "_fsync_dir", failing)
+    with pytest.raises(OSError, match="EIO"), store.batch() as batch:
+        batch.put_bytes(b"lost?")
+
+    assert store._dirs == set()  # the next put syncs their parents again

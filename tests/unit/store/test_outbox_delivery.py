@@ -1,0 +1,77 @@
+"""Outbox: what a channel reads to send a return (material), and mark_sent claiming the next one."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from aiguilleur.errors import NotFound
+from aiguilleur.store.repository import Store
+from tests.unit.store.test_dossiers import demand
+
+
+def test_material_has_the_dossier_data_its_documents_and_the_returns_sent(store: Store) -> None:
+    first = store.dossiers.receive(demand("A-1-MAT", message_id="m1"))
+    (item,) = store.outbox.due("msp-nice")
+    material = store.outbox.material(item)
+    assert material.data == {"Recensement": {"nom": "DUPONT"}}
+    assert (material.documents, material.sent_before) == ((), 0)
+
+    assert store.outbox.claim(item.id)
+    store.outbox.mark_sent(item.id)
+    doc = store.dossiers.attach_outgoing(
+        first.dossier_id, None, name="attestation.pdf", sha256="b" * 64, size_bytes=3, media_type="x/y"
+    )
+    store.statuses.set(first.dossier_id, 16, "", "agent", None)
+    (second,) = store.outbox.due("msp-nice")
+    material = store.outbox.material(second)
+    assert material.documents == (("attestation.pdf", "b" * 64),)
+    assert second.document_ids == (doc.id,)
+    assert material.sent_before == 1
+
+
+def test_material_of_a_dossier_gone_is_not_found(store: Store) -> None:
+    store.dossiers.receive(demand("A-1-GONE"))
+    (item,) = store.outbox.due("msp-nice")
+    with pytest.raises(NotFound):
+        store.outbox.material(dataclasses.replace(item, dossier_id="no-such-dossier"))
+
+
+def test_mark_sent_claims_the_next_return_in_the_same_transaction(store: Store) -> None:
+    store.dossiers.receive(demand("A-1-ONE"))
+    store.dossiers.receive(demand("A-1-TWO"))
+    first, second = store.outbox.due("msp-nice")
+    assert store.outbox.claim(first.id)
+
+    assert store.outbox.mark_sent(first.id, claim_next=second.id)
+
+    states = {i.id: i.state for i in store.outbox.list()}
+    assert states == {first.id: "sent", second.id: "sending"}
+    assert not store.outbox.claim(second.id)  # held by us already
+    assert not store.outbox.mark_sent(second.id)  # without claim_next: nothing claimed
+    assert {i.id: i.state for i in store.outbox.list()}[second.id] == "sent"
+
+
+def test_mark_sent_does_not_claim_a_return_held_by_another_worker(store: Store) -> None:
+    store.dossiers.receive(demand("A-1-ONE"))
+    store.dossiers.receive(demand("A-1-TWO"))
+    first, second = store.outbox.due("msp-nice")
+    assert store.outbox.claim(first.id)
+    assert store.outbox.claim(second.id)  # another worker
+
+    assert not store.outbox.mark_sent(first.id, claim_next=second.id)
+
+
+def test_mark_sent_twice_changes_nothing_and_an_unknown_item_is_not_found(store: Store) -> None:
+    store.dossiers.receive(demand("A-1-ONE"))
+    (item,) = store.outbox.due("msp-nice")
+    assert store.outbox.claim(item.id)
+    store.outbox.mark_sent(item.id)
+    store.outbox.mark_sent(item.id)
+
+    (view,) = store.outbox.list()
+    assert (view.state, view.attempts) == ("sent", 1)
+    assert len(store.journal.recent(kinds=("return",))) == 1
+    with pytest.raises(NotFound):
+        store.outbox.mark_sent(10_000)
