@@ -392,6 +392,7 @@ import aiguilleur.connectors.mdel.connector as connector
 import aiguilleur.connectors.mdel.importer as importer
 import aiguilleur.transport.files as files
 from aiguilleur.cli.app import main
+from aiguilleur.store.blobs import BlobStore
 from aiguilleur.store.dossiers import Dossiers
 from aiguilleur.store.outbox import Outbox
 
@@ -416,13 +417,15 @@ def on_fsync_of(directory):
 
 point = sys.argv.pop(1)
 if point == "claimed":
-    connector.import_one = die
+    connector.import_group = die
+elif point == "blobs-published":
+    after(BlobStore, "publish_all")
 elif point == "linked-into-work":
     on_fsync_of("work")
 elif point == "extracted":
     after(importer, "stream_zip")
 elif point == "received":
-    after(Dossiers, "receive")
+    after(Dossiers, "receive_many")
 elif point == "linked-into-done":
     on_fsync_of("done")
 elif point == "linked-into-error":
@@ -431,8 +434,15 @@ elif point == "moved-to-error":
     importer.atomic_write = die
 elif point == "return-being-written":
     after(connector, "write_return_zip")
+elif point == "return-renamed":
+    real_replace = os.replace
+    def replace_then_die(src, dst):  # os.replace of everything: only the return zip's counts
+        real_replace(src, dst)
+        if str(src).endswith(".zip.part"):
+            die()
+    os.replace = replace_then_die
 elif point == "return-published":
-    Outbox.mark_sent = die
+    Outbox.mark_sent_many = die
 else:
     raise SystemExit(f"unknown crash point {point}")
 main()
@@ -473,11 +483,13 @@ CRASH_POINTS = [
     pytest.param("claimed", id="claimed"),
     pytest.param("linked-into-work", id="linked-into-work"),
     pytest.param("extracted", id="extracted"),
+    pytest.param("blobs-published", id="blobs-published"),
     pytest.param("received", id="received"),
     pytest.param("linked-into-done", id="linked-into-done"),
     pytest.param("linked-into-error", id="linked-into-error"),
     pytest.param("moved-to-error", id="moved-to-error"),
     pytest.param("return-being-written", id="return-being-written"),
+    pytest.param("return-renamed", id="return-renamed"),
     pytest.param("return-published", id="return-published"),
 ]
 

@@ -17,13 +17,11 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from aiguilleur.connectors.base import Capability, Channel, ConnectorSettings
+from aiguilleur.connectors.base import Capability, Channel, ConnectorSettings, GroupChannel
 from aiguilleur.errors import AiguilleurError, AuthError, PermanentError, TransientError
 
 if TYPE_CHECKING:
@@ -34,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 BASE_DELAY_S = 30.0
 MAX_DELAY_S = 3600.0
+GROUP = 32  # returns a GroupChannel delivers at once at most
 JITTER = 0.10  # ±10 %, so that returns failed together are not retried together
 
 
@@ -64,17 +63,15 @@ def deliver_due(
     ``stopping`` is set. A connector that takes no returns has nothing to deliver. Raises
     ``NotFound`` for an unknown connector and ``AuthError`` when the peer refuses our credentials.
 
-    A channel whose ``send_return`` may run for several returns at once says so with an integer
-    attribute ``return_senders`` above 1: the returns of a batch (each of another dossier) are then
-    sent by that many threads, each recorded as sent or failed in the order they were claimed.
+    A channel that delivers several returns at once (``GroupChannel``) gets them by groups: claimed in
+    one transaction, delivered by one ``send_returns``, those delivered recorded in one transaction.
     """
     counts = {"sent": 0, "retry": 0, "dead": 0, "skipped": 0}
     connector = hub.connector(name)
     if not takes_returns(connector):
         return counts
     assert isinstance(connector, Channel)
-    senders = getattr(connector, "return_senders", 1)
-    send = _send_concurrently if isinstance(senders, int) and senders > 1 else _send_in_turn
+    send = _send_by_groups if isinstance(connector, GroupChannel) else _send_in_turn
     delivery = _Delivery(hub, connector, name, _settings(hub, name).max_attempts, stopping, counts)
     # Batches until nothing is due: a burst of thousands of receipts leaves in one run, and the return
     # that follows a delivered one (an automatic closure) goes in the same run. Each batch either makes
@@ -82,7 +79,7 @@ def deliver_due(
     while not delivery.stopped():
         batch = hub.store.outbox.due(name, limit=limit)
         before = counts["skipped"]
-        send(delivery, batch, senders)
+        send(delivery, batch)
         if not batch or counts["skipped"] - before == len(batch):
             break
     return counts
@@ -112,6 +109,15 @@ class _Delivery:
         logger.info("connector %s: return %d (status %d) sent", self.name, item.id, item.code)
         return claimed
 
+    def sent_many(self, items: list[OutboxItem]) -> None:
+        """Record returns sent together, in one transaction."""
+        if not items:
+            return
+        self.hub.store.outbox.mark_sent_many([item.id for item in items])
+        self.counts["sent"] += len(items)
+        for item in items:
+            logger.info("connector %s: return %d (status %d) sent", self.name, item.id, item.code)
+
     def failed(self, item: OutboxItem, exc: Exception) -> None:
         """Record a failed return (the caller raises an AuthError once it is recorded)."""
         name, counts = self.name, self.counts
@@ -132,7 +138,7 @@ class _Delivery:
             _retry_or_dead(self.hub, item, _describe(exc), self.max_attempts, counts)
 
 
-def _send_in_turn(delivery: _Delivery, batch: list[OutboxItem], senders: int) -> None:
+def _send_in_turn(delivery: _Delivery, batch: list[OutboxItem]) -> None:
     outbox = delivery.hub.store.outbox
     claimed = False  # whether the item at hand was claimed with the previous one's mark_sent
     for index, item in enumerate(batch):
@@ -152,37 +158,35 @@ def _send_in_turn(delivery: _Delivery, batch: list[OutboxItem], senders: int) ->
             claimed = delivery.sent(item, claim_next=batch[index + 1] if index + 1 < len(batch) else None)
 
 
-def _send_concurrently(delivery: _Delivery, batch: list[OutboxItem], senders: int) -> None:
-    """Claim and send up to `senders` returns at a time; record each outcome in the order claimed.
+def _send_by_groups(delivery: _Delivery, batch: list[OutboxItem]) -> None:
+    """Claim up to GROUP returns at once, deliver them together, record them together.
 
-    After an AuthError no other return is claimed; those in flight are recorded, then it is raised.
+    After an AuthError no other group is claimed: that group's outcomes are recorded, then it is raised.
     """
+    connector = delivery.connector
+    assert isinstance(connector, GroupChannel)
     outbox = delivery.hub.store.outbox
-    waiting = deque(batch)
-    in_flight: deque[tuple[OutboxItem, Future[None]]] = deque()
-    refused: AuthError | None = None
-    with ThreadPoolExecutor(senders, thread_name_prefix=f"{delivery.name}-send") as pool:
-        while True:
-            while waiting and len(in_flight) < senders and refused is None and not delivery.stopped():
-                item = waiting.popleft()
-                if outbox.claim(item.id):
-                    in_flight.append((item, pool.submit(delivery.connector.send_return, item)))
-                else:
-                    delivery.counts["skipped"] += 1
-            if not in_flight:
-                break
-            item, future = in_flight.popleft()
-            exc = future.exception()
-            if exc is None:
-                delivery.sent(item)
-            elif not isinstance(exc, Exception):
-                raise exc
-            else:
-                delivery.failed(item, exc)
-                if isinstance(exc, AuthError) and refused is None:
-                    refused = exc
-    if refused is not None:
-        raise refused
+    for start in range(0, len(batch), GROUP):
+        if delivery.stopped():
+            break
+        group = batch[start : start + GROUP]
+        claimed_ids = set(outbox.claim_many([item.id for item in group]))
+        delivery.counts["skipped"] += len(group) - len(claimed_ids)
+        claimed = [item for item in group if item.id in claimed_ids]
+        if not claimed:
+            continue
+        try:
+            outcomes = connector.send_returns(claimed)
+        except Exception as exc:  # noqa: BLE001 - the channel failed as a whole: each return did
+            outcomes = [exc] * len(claimed)
+        delivery.sent_many([item for item, outcome in zip(claimed, outcomes, strict=True) if outcome is None])
+        refused: AuthError | None = None
+        for item, outcome in zip(claimed, outcomes, strict=True):
+            if outcome is not None:
+                delivery.failed(item, outcome)
+                refused = refused or (outcome if isinstance(outcome, AuthError) else None)
+        if refused is not None:
+            raise refused
 
 
 def _retry_or_dead(hub: Hub, item: OutboxItem, error: str, max_attempts: int, counts: dict[str, int]) -> None:

@@ -36,7 +36,9 @@ def make_engine(url: str) -> Engine:
         cur = dbapi_conn.cursor()
         if not memory:
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
+            # FULL: a commit is durable when it returns. Files move (to done, to the portal) once their
+            # receipt is committed; with NORMAL a power cut could undo a receipt whose file had left.
+            cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.close()

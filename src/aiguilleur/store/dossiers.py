@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -96,6 +97,39 @@ class Dossiers:
             # another worker created the same ref between our read and our insert: go again,
             # this time the dossier exists and this receipt becomes a version or a duplicate
             return self._receive(dossier, has_returns)
+
+    def receive_many(
+        self, dossiers: Sequence[DossierIn], *, has_returns: bool = True
+    ) -> list[Received | RejectedItemError]:
+        """`receive` for several dossiers in one transaction: one outcome each, in order.
+
+        A dossier the store refuses (unknown organisation) has its RejectedItemError as outcome and
+        the others are received. Later dossiers see the earlier ones: a version 2 after its version 1,
+        a message id replayed within the group. Should another worker create one of the same dossiers
+        meanwhile, the group is received again one dossier at a time.
+        """
+        if not dossiers:
+            return []
+        now = self.store.now()
+        try:
+            with self.store.write() as s:
+                return [self._write_or_refuse(s, d, has_returns, now) for d in dossiers]
+        except IntegrityError:
+            return [self._receive_or_refuse(d, has_returns) for d in dossiers]
+
+    def _write_or_refuse(
+        self, s: Session, d: DossierIn, has_returns: bool, now: datetime
+    ) -> Received | RejectedItemError:
+        try:
+            return self._write_receipt(s, d, has_returns, now)
+        except RejectedItemError as exc:  # raised before anything is written for this dossier
+            return exc
+
+    def _receive_or_refuse(self, d: DossierIn, has_returns: bool) -> Received | RejectedItemError:
+        try:
+            return self.receive(d, has_returns=has_returns)
+        except RejectedItemError as exc:
+            return exc
 
     def _receive(self, d: DossierIn, has_returns: bool) -> Received:
         now = self.store.now()

@@ -194,6 +194,12 @@ class Outbox:
         with self.store.write() as s:
             return self._claim(s, item_id, now, lease_s)
 
+    def claim_many(self, item_ids: Sequence[int], lease_s: float = LEASE_S) -> list[int]:
+        """`claim` for several items in one transaction; returns the ids claimed, in the given order."""
+        now = self.store.now()
+        with self.store.write() as s:
+            return [item_id for item_id in item_ids if self._claim(s, item_id, now, lease_s)]
+
     def _claim(self, s: Session, item_id: int, now: datetime, lease_s: float) -> bool:
         until = now + timedelta(seconds=lease_s)
         res = s.execute(_CLAIM, {"b_id": item_id, "b_now": now, "b_until": until})
@@ -223,21 +229,31 @@ class Outbox:
         """
         now = self.store.now()
         with self.store.write() as s:
-            row = s.execute(_MARK_SENT, {"b_id": item_id, "b_now": now}).first()
-            if row is not None:
-                change_id, dossier_id, connector, payload = row
-                self.store.statuses.transmitted(s, change_id, now)
-                self.store.journal.add(
-                    s,
-                    "return",
-                    f"Retour du statut {payload.get('code')} transmis",
-                    dossier_id=dossier_id,
-                    connector=connector,
-                )
-            elif s.scalar(_EXISTS, {"b_id": item_id}) is None:
-                raise NotFound(f"retour {item_id} introuvable")
-            # else: sent already, by an attempt whose answer came late
+            self._mark_sent(s, item_id, now)
             return claim_next is not None and self._claim(s, claim_next, now, lease_s)
+
+    def mark_sent_many(self, item_ids: Sequence[int]) -> None:
+        """`mark_sent` for several returns (each of another dossier) in one transaction."""
+        now = self.store.now()
+        with self.store.write() as s:
+            for item_id in item_ids:
+                self._mark_sent(s, item_id, now)
+
+    def _mark_sent(self, s: Session, item_id: int, now: datetime) -> None:
+        row = s.execute(_MARK_SENT, {"b_id": item_id, "b_now": now}).first()
+        if row is not None:
+            change_id, dossier_id, connector, payload = row
+            self.store.statuses.transmitted(s, change_id, now)
+            self.store.journal.add(
+                s,
+                "return",
+                f"Retour du statut {payload.get('code')} transmis",
+                dossier_id=dossier_id,
+                connector=connector,
+            )
+        elif s.scalar(_EXISTS, {"b_id": item_id}) is None:
+            raise NotFound(f"retour {item_id} introuvable")
+        # else: sent already, by an attempt whose answer came late
 
     def mark_failed(self, item_id: int, error: str, *, retry_at: datetime | None) -> str:
         """A delivery failed: ``pending`` until ``retry_at``, or ``dead`` when None; returns the state."""

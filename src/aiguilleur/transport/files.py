@@ -5,13 +5,16 @@ No connector knowledge here: channels and deposits call these on the files they 
 
 from __future__ import annotations
 
+import ctypes
 import errno
+import functools
 import itertools
 import os
 import re
 import secrets
 import shutil
 import stat
+import sys
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
@@ -174,6 +177,38 @@ def _create_temp(directory: Path, name: str) -> tuple[int, Path]:
 def fsync_dir(directory: Path) -> None:
     """Make the entries of `directory` durable (those added, removed or renamed until now)."""
     _fsync_dir(directory)
+
+
+def sync_filesystem(path: Path) -> None:
+    """Make durable every write made so far on the filesystem holding `path`: contents, names, removals.
+
+    One ``syncfs(2)`` (Linux) instead of an fsync per file and directory: a group of files written
+    together (the blobs of several demands, several return zips) costs one journal commit instead of
+    one each. Elsewhere, ``sync(2)``. Raises OSError when the kernel reports a write-back error.
+    """
+    syncfs = _syncfs()
+    if syncfs is None:
+        os.sync()
+        return
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if syncfs(fd) != 0:
+            code = ctypes.get_errno()
+            raise OSError(code, f"syncfs: {os.strerror(code)}", str(path))
+    finally:
+        os.close(fd)
+
+
+@functools.cache
+def _syncfs() -> Callable[[int], int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        function: Callable[[int], int] = libc.syncfs
+    except (OSError, AttributeError):
+        return None
+    return function
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -10,45 +10,54 @@ from pathlib import Path
 import pytest
 
 import aiguilleur.transport.files as files
-from aiguilleur.connectors.mdel.pipeline import AHEAD, DoneMoves, in_order
+from aiguilleur.connectors.mdel.pipeline import AHEAD, DoneMoves, in_groups
 
 
-def test_items_are_received_in_order_whatever_the_read_times() -> None:
-    received: list[int] = []
+def flat(groups: list[list[int]]) -> list[int]:
+    return [n for g in groups for n in g]
+
+
+def test_items_are_received_in_order_by_groups_whatever_the_read_times() -> None:
+    groups: list[list[int]] = []
 
     def read(n: int) -> int:
         time.sleep(0.001 * (n % 3))
         return n * 10
 
-    in_order(range(20), read, received.append, stopping=threading.Event())
+    in_groups(range(40), read, groups.append, stopping=threading.Event(), group=8)
 
-    assert received == [n * 10 for n in range(20)]
+    assert flat(groups) == [n * 10 for n in range(40)]
+    assert all(1 <= len(g) <= 8 for g in groups)
+    assert len(groups) == 5  # full groups whenever enough items are left
 
 
 def test_reads_run_ahead_of_receipts_but_no_further_than_ahead() -> None:
     read: list[int] = []
     lock = threading.Lock()
+    release = threading.Event()
     seen_ahead: list[int] = []
 
     def reader(n: int) -> int:
         with lock:
             read.append(n)
+            if len(read) == AHEAD:
+                release.set()
         return n
 
-    def receive(n: int) -> None:
-        if n == 0:
-            time.sleep(0.05)  # the readers run ahead meanwhile
+    def receive(group: list[int]) -> None:
+        if group[0] == 0:
+            assert release.wait(10)  # the readers fill the queue meanwhile
             with lock:
                 seen_ahead.append(len(read))
 
-    in_order(range(50), reader, receive, stopping=threading.Event())
+    in_groups(range(200), reader, receive, stopping=threading.Event())
 
-    assert 1 < seen_ahead[0] <= AHEAD + 1
-    assert sorted(read) == list(range(50))
+    assert seen_ahead == [AHEAD]
+    assert sorted(read) == list(range(200))
 
 
-def test_a_read_error_comes_out_at_its_turn() -> None:
-    received: list[int] = []
+def test_a_read_error_comes_out_at_its_turn_after_the_items_before_it() -> None:
+    groups: list[list[int]] = []
 
     def read(n: int) -> int:
         if n == 3:
@@ -56,18 +65,18 @@ def test_a_read_error_comes_out_at_its_turn() -> None:
         return n
 
     with pytest.raises(OSError, match="disk full"):
-        in_order(range(10), read, received.append, stopping=threading.Event())
-    assert received == [0, 1, 2]
+        in_groups(range(10), read, groups.append, stopping=threading.Event())
+    assert flat(groups) == [0, 1, 2]
 
 
 def test_nothing_more_is_read_once_stopping() -> None:
     stopping = threading.Event()
     read: list[int] = []
 
-    def receive(n: int) -> None:
+    def receive(group: list[int]) -> None:
         stopping.set()
 
-    in_order(range(100), lambda n: read.append(n) or n, receive, stopping=stopping)
+    in_groups(range(1000), lambda n: read.append(n) or n, receive, stopping=stopping)
 
     assert len(read) <= AHEAD
 

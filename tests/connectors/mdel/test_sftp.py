@@ -15,6 +15,7 @@ from typing import Any
 import asyncssh
 import pytest
 
+import aiguilleur.connectors.mdel.connector as connector_module
 from aiguilleur.config import Config, ConnectorEntry, HubSettings
 from aiguilleur.connectors.mdel import MdelChannel, MdelConfig
 from aiguilleur.connectors.registry import Registry
@@ -324,6 +325,38 @@ def test_push_into_a_folder_without_permission_keeps_the_return_pending(
     world.clock.advance(LATER_S)
     assert world.sync().counts == {"returns_sent": 1}
     assert remote_names(sshd_server, retours) == [RCO_ZIP]
+
+
+@pytest.mark.integration
+def test_returns_of_a_run_are_pushed_in_one_session_and_a_refused_one_does_not_stop_the_others(
+    make_world: WorldFactory,
+    sshd_server: SshdServer,
+    portal_dirs: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _, retours = portal_dirs
+    sshd_server.make_dir(f"{retours}/{RCO_ZIP}")  # a folder where the RCO return should land
+    world = make_world(sftp_push=endpoint(sshd_server, retours))
+    world.drop(AEC_ZIP, AEC_DATA)
+    world.drop(RCO_ZIP, RCO_DATA)  # imported first (name order): its return is the first pushed
+    sessions: list[object] = []
+    real_enter = connector_module.SftpSession.__enter__
+
+    def counted_enter(self: Any) -> Any:
+        sessions.append(self)
+        return real_enter(self)
+
+    monkeypatch.setattr(connector_module.SftpSession, "__enter__", counted_enter)
+
+    outcome = world.sync()
+
+    assert outcome.counts == {"imported": 2, "returns_sent": 1, "returns_retry": 1}
+    assert len(sessions) == 1
+    pushed = sshd_server.data_dir / retours / AEC_ZIP
+    assert pushed.read_bytes() == (world.dir("out") / AEC_ZIP).read_bytes()
+    states = {v.payload["external_id"]: v for v in world.store.outbox.list(connector=NAME)}
+    refused = states[RCO_ZIP.split("-RCO-LA")[0]]
+    assert refused.state == "pending" and RCO_ZIP in (refused.last_error or "")
 
 
 @pytest.mark.integration

@@ -141,3 +141,84 @@ def test_a_directory_not_synced_is_not_remembered(store: BlobStore, monkeypatch:
         batch.put_bytes(b"lost?")
 
     assert store._dirs == set()  # the next put syncs their parents again
+
+
+# -- staged batches published together -------------------------------------------------------------------
+
+
+@pytest.fixture
+def fs_syncs(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The filesystem syncs of `publish_all`, in order (each still made)."""
+    calls: list[Path] = []
+    real = blobs_module.sync_filesystem
+
+    def record(path: Path) -> None:
+        calls.append(path)
+        real(path)
+
+    monkeypatch.setattr(blobs_module, "sync_filesystem", record)
+    return calls
+
+
+def test_staged_batches_are_published_together_with_two_filesystem_syncs(
+    store: BlobStore, fs_syncs: list[Path], synced: Counter[Path]
+) -> None:
+    batches = [store.stage() for _ in range(5)]
+    refs = [batch.put_bytes(f"blob {i}-{j}".encode()) for i, batch in enumerate(batches) for j in range(4)]
+    shared = [batch.put_bytes(b"the same scan in every demand") for batch in batches]
+    assert blob_files(store) == [] and len(tmp_files(store)) == 25
+
+    store.publish_all(batches)
+
+    assert fs_syncs == [store.root, store.root]  # contents, then names: whatever the number of blobs
+    assert not synced  # no fsync per file or directory
+    assert all(
+        store.path(r.sha256).read_bytes() == f"blob {n // 4}-{n % 4}".encode() for n, r in enumerate(refs)
+    )
+    assert len(set(shared)) == 1 and store.exists(shared[0].sha256)
+    assert len(blob_files(store)) == 21 and tmp_files(store) == []
+
+
+def test_contents_are_synced_before_any_blob_gets_its_name(
+    store: BlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batch = store.stage()
+    ref = batch.put_bytes(b"content")
+    seen: list[bool] = []
+    monkeypatch.setattr(blobs_module, "sync_filesystem", lambda path: seen.append(store.exists(ref.sha256)))
+
+    store.publish_all([batch])
+
+    assert seen == [False, True]
+
+
+def test_a_failed_sync_publishes_nothing_and_leaves_no_temporary_file(
+    store: BlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batches = [store.stage(), store.stage()]
+    for batch in batches:
+        batch.put_bytes(b"x" * 10)
+        batch.put_bytes(b"y" * 20)
+
+    def fail(path: Path) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(blobs_module, "sync_filesystem", fail)
+    with pytest.raises(OSError, match="Input/output"):
+        store.publish_all(batches)
+
+    assert blob_files(store) == [] and tmp_files(store) == []
+
+
+def test_a_staged_batch_published_alone_is_durable_like_a_put(store: BlobStore, fs_syncs: list[Path]) -> None:
+    batch = store.stage()
+    ref = batch.put_bytes(b"alone")
+    batch.publish()
+
+    assert store.path(ref.sha256).read_bytes() == b"alone"
+    assert len(fs_syncs) == 2
+
+
+def test_publishing_no_blob_syncs_nothing(store: BlobStore, fs_syncs: list[Path]) -> None:
+    store.publish_all([store.stage(), store.stage()])
+    assert fs_syncs == []

@@ -264,3 +264,28 @@ def test_late_failure_report_does_not_revive_a_sent_item(store):
     store.outbox.claim(item.id)
     store.outbox.mark_sent(item.id)
     assert store.outbox.mark_failed(item.id, "late", retry_at=None) == "sent"
+
+
+def test_receive_many_is_one_outcome_per_dossier_in_order(store):
+    outcomes = store.dossiers.receive_many(
+        [
+            demand("A-1-ONE", message_id="m1"),
+            demand("A-1-TWO", message_id="m2", org="nowhere"),
+            demand("A-1-ONE", message_id="m3", motif="complément"),  # its version 2, in the same group
+            demand("A-1-ONE", message_id="m1"),  # replayed within the group
+            demand("A-1-THREE", message_id="m4"),
+        ]
+    )
+
+    one, refused, version, replayed, three = outcomes
+    assert (one.outcome, version.outcome, version.version) == ("created", "updated", 2)
+    assert (replayed.outcome, replayed.dossier_id) == ("duplicate", one.dossier_id)
+    assert isinstance(refused, RejectedItemError) and "nowhere" in str(refused)
+    assert three.outcome == "created"
+    assert store.dossiers.search(DossierFilter(), None).total == 2
+    assert sorted(o.payload["external_id"] for o in store.outbox.list()) == ["A-1-ONE", "A-1-THREE"]
+    assert [v.number for v in store.dossiers.get(one.dossier_id, None).versions] == [1, 2]
+
+
+def test_receive_many_of_nothing_writes_nothing(store):
+    assert store.dossiers.receive_many([]) == []

@@ -75,3 +75,25 @@ def test_mark_sent_twice_changes_nothing_and_an_unknown_item_is_not_found(store:
     assert len(store.journal.recent(kinds=("return",))) == 1
     with pytest.raises(NotFound):
         store.outbox.mark_sent(10_000)
+
+
+def test_claim_many_takes_only_what_is_free_and_mark_sent_many_transmits_each(store: Store) -> None:
+    for n in range(1, 5):
+        store.dossiers.receive(demand(f"A-1-G{n}", message_id=f"g{n}"))
+    items = store.outbox.due("msp-nice")
+    assert store.outbox.claim(items[1].id)  # held by another worker
+
+    claimed = store.outbox.claim_many([i.id for i in items])
+
+    assert claimed == [items[0].id, items[2].id, items[3].id]
+    assert store.outbox.claim_many(claimed) == []
+    store.outbox.mark_sent_many(claimed)
+    states = {o.id: o.state for o in store.outbox.list()}
+    assert [states[i.id] for i in items] == ["sent", "sending", "sent", "sent"]
+    for item in (items[0], items[2]):
+        assert store.dossiers.get(item.dossier_id, None).history[0].is_transmitted
+
+
+def test_mark_sent_many_of_an_unknown_return_is_not_found(store: Store) -> None:
+    with pytest.raises(NotFound):
+        store.outbox.mark_sent_many([987654])

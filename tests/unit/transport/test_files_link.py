@@ -1,7 +1,9 @@
-"""transport.files: moves made in two (link_into), and moves that leave the source directory unsynced."""
+"""transport.files: moves made in two (link_into), moves that leave the source unsynced, filesystem syncs."""
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import os
 from pathlib import Path
 
@@ -86,3 +88,35 @@ def test_a_copy_across_filesystems_always_syncs_its_source(tmp_path: Path, synce
         for p in source_dir.iterdir():
             p.unlink()
         source_dir.rmdir()
+
+
+def test_sync_filesystem_syncs_through_syncfs_and_reports_its_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files.sync_filesystem(tmp_path)  # the real call, on a directory and on a file
+    (tmp_path / "f").write_bytes(b"x")
+    files.sync_filesystem(tmp_path / "f")
+
+    calls: list[int] = []
+
+    def failing_syncfs(fd: int) -> int:
+        calls.append(fd)
+        ctypes.set_errno(errno.EIO)
+        return -1
+
+    monkeypatch.setattr(files, "_syncfs", lambda: failing_syncfs)
+    with pytest.raises(OSError, match="syncfs") as caught:
+        files.sync_filesystem(tmp_path)
+    assert caught.value.errno == errno.EIO and len(calls) == 1
+
+
+def test_sync_filesystem_falls_back_to_sync_without_syncfs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[bool] = []
+    monkeypatch.setattr(files, "_syncfs", lambda: None)
+    monkeypatch.setattr(files.os, "sync", lambda: synced.append(True))
+
+    files.sync_filesystem(tmp_path)
+
+    assert synced == [True]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,17 +28,17 @@ from aiguilleur.connectors.mdel.importer import (
     ImportResult,
     Prepared,
     claim,
-    import_one,
+    import_group,
     prepare,
     remove_orphans,
 )
 from aiguilleur.connectors.mdel.names import return_zip_name
-from aiguilleur.connectors.mdel.pipeline import DoneMoves, in_order
+from aiguilleur.connectors.mdel.pipeline import DoneMoves, in_groups
 from aiguilleur.connectors.mdel.returns import build_return_message, return_message_id, write_return_zip
 from aiguilleur.errors import AuthError, PermanentError, TransientError
 from aiguilleur.store.outbox import OutboxItem
 from aiguilleur.transport.archives import ArchiveLimits
-from aiguilleur.transport.files import Readiness, ReadinessTracker, atomic_write
+from aiguilleur.transport.files import Readiness, ReadinessTracker, atomic_write, sync_filesystem
 from aiguilleur.transport.sftp import RemoteFile, SftpError, SftpRejected, SftpSession, SftpTarget
 
 logger = logging.getLogger(__name__)
@@ -132,15 +133,15 @@ class MdelChannel:
                 self._pull(self.pull_target, ctx)
             remove_orphans(self.dirs.work)
 
-            def receive(prepared: Prepared) -> None:
-                results.append(self._import(prepared, ctx, moves))
+            def receive(group: list[Prepared]) -> None:
+                results.extend(self._import(group, ctx, moves))
+                moves.flush()
 
             leftovers = sorted(p for p in self.dirs.work.iterdir() if _is_leftover(p))
-            in_order(leftovers, self._resume, receive, stopping=ctx.stopping, name=f"mdel-{self.name}")
+            in_groups(leftovers, self._resume, receive, stopping=ctx.stopping, name=f"mdel-{self.name}")
             now = self.context.now().timestamp()
             ready = self.tracker.ready_files(self.dirs.input, now=now)
-            in_order(ready, self._claim, receive, stopping=ctx.stopping, name=f"mdel-{self.name}")
-            moves.flush()
+            in_groups(ready, self._claim, receive, stopping=ctx.stopping, name=f"mdel-{self.name}")
         except BaseException as exc:
             failure = f"{type(exc).__name__}: {exc}"
             with suppress(OSError):  # what is left in work too is resumed, as a duplicate, next time
@@ -208,7 +209,7 @@ class MdelChannel:
 
     # -- import ----------------------------------------------------------------------------------------
 
-    # The first half of an import, in a worker thread (see pipeline.in_order): no database access.
+    # The first half of an import, in a worker thread (see pipeline.in_groups): no database access.
 
     def _claim(self, path: Path) -> Prepared:
         work_path = claim(path, self.dirs)
@@ -228,22 +229,15 @@ class MdelChannel:
 
     # The second half, in the run's thread, in the order of the files.
 
-    def _import(self, prepared: Prepared, ctx: RunContext, moves: DoneMoves) -> ImportResult:
-        result = import_one(
-            prepared.work_path,
-            connector=self.name,
-            context=self.context,
-            dirs=self.dirs,
-            limits=self.limits,
-            prepared=prepared,
-            moves=moves,
-        )
-        if result.is_rejected:
-            ctx.report.count(REJECTED)
-            ctx.report.error(result.reason or result.name)
-        else:
-            ctx.report.count("imported" if result.outcome == "created" else result.outcome)
-        return result
+    def _import(self, group: list[Prepared], ctx: RunContext, moves: DoneMoves) -> list[ImportResult]:
+        results = import_group(group, connector=self.name, context=self.context, dirs=self.dirs, moves=moves)
+        for result in results:
+            if result.is_rejected:
+                ctx.report.count(REJECTED)
+                ctx.report.error(result.reason or result.name)
+            else:
+                ctx.report.count("imported" if result.outcome == "created" else result.outcome)
+        return results
 
     def _write_sync_log(
         self, ctx: RunContext, started: datetime, results: list[ImportResult], failure: str | None
@@ -272,12 +266,6 @@ class MdelChannel:
 
     # -- returns ---------------------------------------------------------------------------------------
 
-    @property
-    def return_senders(self) -> int:
-        """Returns `deliver_due` may send at once (see engine.deliver): each is a file of its own,
-        under a name of its own; one at a time when they are also uploaded to the portal."""
-        return 1 if self.push_target is not None else 2
-
     def send_return(self, item: OutboxItem) -> None:
         """Write the return zip ``<Numero>-<FlowType>-<increment>.zip`` into the output directory (3).
 
@@ -288,6 +276,50 @@ class MdelChannel:
         out of reach or refuses the upload; an OSError (disk full…) is retried by the engine. A retry
         sends the same file name: the increment is only taken once a return is sent.
         """
+        (outcome,) = self.send_returns([item])
+        if outcome is not None:
+            raise outcome
+
+    def send_returns(self, items: Sequence[OutboxItem]) -> list[Exception | None]:
+        """`send_return` for several returns (each of another dossier), with two filesystem syncs in all.
+
+        Every zip is written under a temporary name, the contents synced, each renamed into place,
+        the names synced; then, with `sftp_push`, they are uploaded in one SFTP session. Returns each
+        one's outcome: None when sent, else the error `send_return` would raise.
+        """
+        outcomes: list[Exception | None] = [None] * len(items)
+        staged: list[tuple[int, Path, Path]] = []  # index, temporary file, final path
+        self.dirs.output.mkdir(parents=True, exist_ok=True)
+        for index, item in enumerate(items):
+            try:
+                staged.append((index, *self._write_return(item)))
+            except Exception as exc:  # noqa: BLE001 - the item's outcome, judged by the engine
+                outcomes[index] = exc
+        written: list[tuple[int, Path]] = []
+        try:
+            if staged:
+                sync_filesystem(self.dirs.output)
+            for index, tmp, final in staged:
+                # Replace, never a new name: a file already there is this very return, written by an
+                # attempt that crashed before the outbox recorded it as sent (same increment, same bytes).
+                os.replace(tmp, final)
+                written.append((index, final))
+                logger.info(
+                    "mdel %s: return %s written (status %d)", self.name, final.name, items[index].code
+                )
+            if written:
+                sync_filesystem(self.dirs.output)
+        except OSError as exc:
+            for index, tmp, _ in staged:
+                tmp.unlink(missing_ok=True)
+                outcomes[index] = exc
+            return outcomes
+        if self.push_target is not None and written:
+            self._push(self.push_target, written, outcomes)
+        return outcomes
+
+    def _write_return(self, item: OutboxItem) -> tuple[Path, Path]:
+        """Write an item's return zip under a fixed temporary name; returns it and the final path."""
         material = self.context.store.outbox.material(item)
         numero, flow_type = item.external_id, item.procedure
         increment = self._increment(material.sent_before)
@@ -304,38 +336,41 @@ class MdelChannel:
         except ValueError as exc:
             raise PermanentError(f"mdel {self.name}: return {item.id} of {numero}: {exc}") from exc
         documents = [(name, self.context.blobs.path(sha)) for name, sha in material.documents]
-        self.dirs.output.mkdir(parents=True, exist_ok=True)
         # a fixed temporary name: an attempt killed mid-write leaves a file the retry overwrites
         tmp = self.dirs.output / f".{zip_name}.part"
-        try:
-            # dated by the status change, not the attempt, so that a retry writes the very same bytes
-            at = item.payload.get("at")
-            changed_at = datetime.fromisoformat(at) if at else self.context.now()
-            write_return_zip(tmp, message, documents, modified_at=changed_at)
-            with tmp.open("rb") as f:
-                os.fsync(f.fileno())
-            # Replace, never a new name: a file already there is this very return, written by an
-            # attempt that crashed before the outbox recorded it as sent (same increment, same bytes).
-            os.replace(tmp, self.dirs.output / zip_name)
-        finally:
-            tmp.unlink(missing_ok=True)
-        _fsync_dir(self.dirs.output)
-        logger.info("mdel %s: return %s written (status %d)", self.name, zip_name, item.code)
-        if self.push_target is not None:
-            self._push(self.push_target, self.dirs.output / zip_name)
+        # dated by the status change, not the attempt, so that a retry writes the very same bytes
+        at = item.payload.get("at")
+        changed_at = datetime.fromisoformat(at) if at else self.context.now()
+        write_return_zip(tmp, message, documents, modified_at=changed_at)  # removes `tmp` if it fails
+        return tmp, self.dirs.output / zip_name
 
-    def _push(self, target: SftpTarget, path: Path) -> None:
-        """Upload a return zip into the portal's folder (see `send_return` for the errors)."""
+    def _push(
+        self, target: SftpTarget, written: list[tuple[int, Path]], outcomes: list[Exception | None]
+    ) -> None:
+        """Upload return zips into the portal's folder, in one session (see `send_return` for the errors).
+
+        Once the session fails (connection lost, key refused), the zips not uploaded yet get its error.
+        """
         source = f"mdel {self.name} sftp_push"
+        pending = list(written)
         try:
             with SftpSession(target, source=source) as session:
-                session.upload(path, target.path, path.name)
+                while pending:
+                    index, path = pending[0]
+                    try:
+                        session.upload(path, target.path, path.name)
+                    except SftpError as exc:  # this file only, while the session lives on
+                        if isinstance(exc, AuthError) or not session.is_connected:
+                            raise
+                        outcomes[index] = _refused(exc, source) if isinstance(exc, SftpRejected) else exc
+                    pending.pop(0)
         except SftpRejected as exc:
-            if isinstance(exc, AuthError):
-                raise
-            raise MdelPushRefused(
-                f"{exc} (le retour reste en attente)", peer=exc.peer, source=source
-            ) from exc
+            failure: Exception = exc if isinstance(exc, AuthError) else _refused(exc, source)
+            for index, _ in pending:
+                outcomes[index] = failure
+        except Exception as exc:  # noqa: BLE001 - the outcome of those not uploaded, judged by the engine
+            for index, _ in pending:
+                outcomes[index] = exc
 
     def _increment(self, sent_before: int) -> int:
         """The increment of a return: 1 + the number of returns of the dossier already sent.
@@ -373,9 +408,5 @@ def _fate(result: ImportResult) -> str:
     return f"{words.get(result.outcome, result.outcome)}, déplacé dans {result.final_path.parent}"
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def _refused(exc: SftpRejected, source: str) -> MdelPushRefused:
+    return MdelPushRefused(f"{exc} (le retour reste en attente)", peer=exc.peer, source=source)

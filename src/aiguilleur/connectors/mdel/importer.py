@@ -8,8 +8,9 @@ until every check of the zip and its XML has passed, and the blobs are durable b
 that refers to them is committed; the receipt is idempotent by MessageId, so a file found in the work
 directory at the start of a run (left by a crash) is simply imported again.
 
-An import is two halves: `prepare` (files only, no database) and `import_one` (the receipt, then the
-move to done or error), so that the channel can read the next zips while it receives one.
+An import is two halves: `prepare` (files only, no database, no sync) and `import_group` (the blobs
+made durable, the receipt, then the move to done or error), so that the channel reads the next zips
+while it receives the previous ones, by groups (see `pipeline`). `import_one` does both for one file.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import logging
 import mimetypes
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,39 +93,44 @@ def claim(zip_path: Path, dirs: Directories) -> Path:
     When a crash left the same file (same inode) in both places, the input copy is dropped. The input
     directory is not synced after the unlink (one sync less per file): if a crash undoes it, the file is
     found again in the input, as the same file as the one moved on, and its import is a duplicate that
-    `_finish` resolves to the link already in done (or `reject` to the one in error).
+    the move to done (`DoneMoves`) resolves to the link already there (or `reject` to the one in error).
     """
     return atomic_move(zip_path, dirs.work, sync_source=False)
 
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """A demand zip of the work directory read and checked, its files published as blobs.
+    """A demand zip of the work directory read and checked, its files staged as blobs.
 
-    What `prepare` hands to `import_one`: the dossier to receive, its blobs durable, or why the file
-    is refused (then nothing was published).
+    What `prepare` hands to `import_group`: the dossier to receive with its blobs (staged, published
+    by `import_group` before the receipt), or why the file is refused (then nothing was kept).
     """
 
     work_path: Path
     dossier: DossierIn | None
     reason: str | None = None
+    blobs: BlobBatch | None = None
 
 
 def prepare(work_path: Path, *, connector: str, context: HubContext, limits: ArchiveLimits) -> Prepared:
-    """Read and check the demand zip `work_path` and publish its files in the blob store.
+    """Read and check the demand zip `work_path` and stage its files in the blob store.
 
-    The first half of an import, with no database access: it may run ahead of the receipts, in another
-    thread, while `import_one` receives the demands read before (the blobs of a demand never received,
-    after a crash, are only unreferenced content). A RejectedItemError becomes a Prepared with its
-    reason, nothing published; any other error propagates.
+    The first half of an import, with no database access and no sync: it may run ahead of the
+    receipts, in another thread, while `import_group` receives the demands read before (the staged
+    blobs of a demand never received, after a crash, are temporary files the blob store cleans up).
+    A RejectedItemError becomes a Prepared with its reason, nothing kept; any other error propagates.
     """
     _remove_tree(work_path.with_name(f"{work_path.name}.d"))  # left by a version that extracted zips
+    batch = context.blobs.stage()
     try:
-        with context.blobs.batch() as batch:  # published and durable on leaving the block
-            dossier = _read_demand(work_path, connector, context, limits, batch)
+        dossier = _read_demand(work_path, connector, context, limits, batch)
     except RejectedItemError as exc:
+        batch.discard()
         return Prepared(work_path, None, str(exc))
-    return Prepared(work_path, dossier)
+    except BaseException:
+        batch.discard()
+        raise
+    return Prepared(work_path, dossier, blobs=batch)
 
 
 def import_one(
@@ -133,36 +140,67 @@ def import_one(
     context: HubContext,
     dirs: Directories,
     limits: ArchiveLimits,
-    prepared: Prepared | None = None,
-    moves: DoneMoves | None = None,
 ) -> ImportResult:
     """Import the demand zip `work_path`, already in the work directory (see `claim`).
 
-    On success the original goes to done (5); when the demand is unusable (RejectedItemError from the
-    checks, the zip or XML layers, or the store's refusal) it goes to error (4) with ``<name>.log``
-    beside it, and nothing is stored in the database. Any other error (store unavailable, disk full)
-    propagates and leaves the original in the work directory, to be resumed at the next run.
-    `prepared` is what `prepare` made of `work_path`, when it already ran; with `moves`, the move to
-    done is completed by its next flush.
+    `prepare` then `import_group` for this one file: see them.
     """
+    prepared = prepare(work_path, connector=connector, context=context, limits=limits)
+    moves = DoneMoves(dirs.done)
+    (result,) = import_group([prepared], connector=connector, context=context, dirs=dirs, moves=moves)
+    moves.flush()
+    return result
+
+
+def import_group(
+    group: Sequence[Prepared], *, connector: str, context: HubContext, dirs: Directories, moves: DoneMoves
+) -> list[ImportResult]:
+    """Receive demands read by `prepare`, together: their blobs published, one transaction, then moves.
+
+    The blobs are durable before the receipts that refer to them are committed, and the receipts
+    before any file leaves the work directory. Each good demand goes to done (5) through `moves`,
+    completed by its next flush; an unusable one (RejectedItemError from the checks, the zip or XML
+    layers, or the store's refusal) goes to error (4) with ``<name>.log`` beside it, nothing stored in
+    the database. Any other error (store unavailable, disk full) propagates and leaves the originals
+    in the work directory, to be resumed at the next run.
+    """
+    accepted = [p for p in group if p.dossier is not None]
+    try:
+        context.blobs.publish_all([p.blobs for p in accepted if p.blobs is not None])
+    except BaseException:
+        for p in group:
+            if p.blobs is not None:
+                p.blobs.discard()
+        raise
+    receipts = iter(context.store.dossiers.receive_many([p.dossier for p in accepted if p.dossier]))
+    results = []
+    for prepared in group:
+        received = next(receipts) if prepared.dossier is not None else None
+        results.append(
+            _conclude(prepared, received, connector=connector, context=context, dirs=dirs, moves=moves)
+        )
+    return results
+
+
+def _conclude(
+    prepared: Prepared,
+    received: Received | RejectedItemError | None,
+    *,
+    connector: str,
+    context: HubContext,
+    dirs: Directories,
+    moves: DoneMoves,
+) -> ImportResult:
+    work_path, dossier = prepared.work_path, prepared.dossier
     name = work_path.name
-    if prepared is None:
-        prepared = prepare(work_path, connector=connector, context=context, limits=limits)
-    dossier, reason = prepared.dossier, prepared.reason
-    received: Received | None = None
-    if dossier is not None:
-        try:
-            received = context.store.dossiers.receive(dossier, has_returns=True)
-        except RejectedItemError as exc:
-            reason = str(exc)
-    if dossier is None or received is None:
-        reason = reason or name
+    if dossier is None or not isinstance(received, Received):
+        reason = str(received) if received is not None else (prepared.reason or name)
         final = reject(work_path, dirs, reason)
         logger.warning("mdel %s: %s rejected", connector, name)
         return ImportResult(name, REJECTED, final, reason=reason)
     if dirs.attachments is not None:
         export_attachments(context, dossier, dirs.attachments)
-    final = moves.move(work_path) if moves is not None else _finish(work_path, dirs.done)
+    final = moves.move(work_path)
     logger.info(
         "mdel %s: %s imported as %s (%s, version %d)",
         connector,
@@ -216,15 +254,6 @@ def reject(path: Path, dirs: Directories, reason: str) -> Path:
         atomic_write(final.with_name(final.name + ".log"), text.encode())
 
     return atomic_move(path, dirs.error, on_linked=write_log)
-
-
-def _finish(path: Path, directory: Path) -> Path:
-    """Move `path` to `directory`; after a crash, the link it left there is reused (see atomic_move).
-
-    The work directory is not synced after the unlink: a crash that undoes it leaves the file in work
-    too, as the same file; the next run imports it as a duplicate and this move finds it in `directory`.
-    """
-    return atomic_move(path, directory, sync_source=False)
 
 
 def _read_demand(
