@@ -39,6 +39,7 @@ from aiguilleur.connectors.hubee.errors import (
     classify,
     unreachable,
 )
+from aiguilleur.connectors.hubee.network import https_transport
 
 logger = logging.getLogger(__name__)
 
@@ -95,13 +96,14 @@ class HubeeClient:
         verify: ssl.SSLContext | bool = True
         if config.ca_file is not None:
             verify = ssl.create_default_context(cafile=config.ca_file)
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
         self._http = httpx.Client(
             base_url=config.api_url + API_ROOT,
             headers=config.partner_headers,
             auth=HubeeAuth(self.tokens),
             timeout=httpx.Timeout(config.timeout_s, connect=config.connect_timeout_s),
-            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-            transport=transport,
+            limits=limits,
+            transport=transport if transport is not None else https_transport(verify, limits),
             verify=verify,
             follow_redirects=False,
         )

@@ -17,7 +17,7 @@ from typing import Any
 
 JsonObject = dict[str, Any]
 
-CHUNK_BYTES = 64 * 1024
+CHUNK_BYTES = 256 * 1024  # a file-backed binary is read and sent by pieces of this size
 
 # Case statuses (Folder.globalStatus description, SFD annex; ARCHIVED is internal).
 HUBEE_RECEIVED = "HUBEE_RECEIVED"

@@ -34,6 +34,10 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 _TIMEOUT_S = 30.0
+# A body goes to uvicorn by pieces of this size: asyncio's TLS encrypts each piece as it is written, so
+# the client decrypts one piece while the next is encrypted (whole, a 5 MB body held the event loop for
+# its encryption before its first byte left); uvicorn's flow control paces the pieces.
+_SEND_BYTES = 256 * 1024
 # Headers uvicorn writes itself; the world's own values would be duplicated.
 _SKIPPED = frozenset({"transfer-encoding", "connection", "date", "server"})
 
@@ -87,7 +91,10 @@ class HubeeAsgi:
             }
         )
         if response.is_stream_consumed:  # built from bytes: httpx read it already (no Content-Encoding)
-            await send({"type": "http.response.body", "body": response.content, "more_body": True})
+            content = response.content
+            for start in range(0, len(content), _SEND_BYTES):
+                piece = content[start : start + _SEND_BYTES]
+                await send({"type": "http.response.body", "body": piece, "more_body": True})
         else:
             chunks = response.iter_raw()
             try:
