@@ -37,6 +37,19 @@ def memory_mb() -> dict[str, float]:
     return found
 
 
+def cpu_s(pid: int | None = None) -> float | None:
+    """CPU seconds (user + system) used so far by this process, or by `pid` (Linux only, else None)."""
+    if pid is None:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_mb(memory: dict[str, float]) -> float:
     return max(memory.get("VmHWM", 0.0), memory["ru_maxrss"])
 

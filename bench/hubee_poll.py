@@ -18,6 +18,13 @@ Both are measured twice: on bare loopback, where nothing but CPU counts, then wi
 chunks, never held in memory), polled by our channel in a fresh process whose peak resident memory is
 reported.
 
+Beside each pair, the floor of the run, measured the same way against a fresh fake: the time the fake
+needs just to serve every attachment to the leanest client (kept-alive ``http.client`` connections, one
+per worker, bodies read into a reused buffer and dropped), and the time to write the same bytes on the
+same disk as the blob store does (SHA-256, fsync, rename, fsync of the directory), SHA-256 alone apart.
+Each side's CPU time (ours or the baseline, and the fake's) is printed too: on a small machine the
+client and the fake share the cores.
+
 Targets: ours ≥ 4 × faster than the baseline; peak RSS < 150 MB with the 1 GB attachment. A bench
 reports and does not judge: the exit status is 0 unless the workload itself failed.
 
@@ -28,6 +35,7 @@ reports and does not judge: the exit status is 0 unless the workload itself fail
 from __future__ import annotations
 
 import argparse
+import hashlib
 import http.client
 import json
 import os
@@ -40,10 +48,11 @@ import tempfile
 import threading
 import urllib.parse
 from base64 import b64encode
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from _common import ROOT, emit, memory_mb, peak_mb, run_phase, timed
+from _common import ROOT, cpu_s, emit, memory_mb, peak_mb, run_phase, timed
 
 SCRIPT = Path(__file__).resolve()
 PROCESS_CODE = "EtatCivil"
@@ -205,9 +214,104 @@ class SeedLikeClient:
 
 def baseline_phase(port: int, workdir: Path) -> dict[str, Any]:
     client = SeedLikeClient(port, workdir.parent / "ca.pem")
+    cpu = cpu_s()
     with timed() as elapsed:
         done = client.run(workdir / "download")
-    return {"count": done, "requests": client.requests, "s": elapsed["s"], "memory": memory_mb()}
+    return {
+        "count": done,
+        "requests": client.requests,
+        "s": elapsed["s"],
+        "cpu_s": (cpu_s() or 0) - (cpu or 0),
+        "memory": memory_mb(),
+    }
+
+
+# -- the floor: serving alone, writing alone -------------------------------------------------------------
+
+
+class LeanClient:
+    """The least a client can do to fetch binaries: a kept-alive connection per thread, each body read
+    into a reused buffer and dropped."""
+
+    def __init__(self, port: int, ca_file: Path, token: str) -> None:
+        self.port = port
+        self.tls = ssl.create_default_context(cafile=str(ca_file))
+        self.headers = {"Authorization": f"Bearer {token}", "editorName": "bench", "applicationName": "bench",
+                        "softwareVersion": "1"}  # fmt: skip
+        self.local = threading.local()
+
+    def fetch(self, path: str) -> int:
+        connection = getattr(self.local, "connection", None)
+        if connection is None:
+            connection = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=300, context=self.tls)
+            self.local.connection = connection
+        connection.request("GET", path, headers=self.headers)
+        response = connection.getresponse()
+        if response.status != 200:
+            raise RuntimeError(f"GET {path} -> {response.status}")
+        buffer = memoryview(bytearray(CHUNK))
+        size = 0
+        while n := response.readinto(buffer):
+            size += n
+        return size
+
+
+def disk_floor(sizes: list[int], where: Path, workers: int) -> tuple[float, float]:
+    """Seconds to write files of `sizes` as the blob store does (SHA-256, fsync, rename, fsync of the
+    directory) with `workers` threads, and seconds of SHA-256 alone over the same bytes (one thread)."""
+    where.mkdir()
+    data = memoryview(__import__("random").Random(7).randbytes(max(sizes)))
+
+    def write(i: int, size: int) -> None:
+        digest = hashlib.sha256()
+        tmp = where / f"{i}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+        try:
+            for start in range(0, size, CHUNK):
+                piece = data[start : min(size, start + CHUNK)]
+                digest.update(piece)
+                os.write(fd, piece)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, where / f"{i}-{digest.hexdigest()[:8]}")
+        directory = os.open(where, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+
+    with timed() as written, ThreadPoolExecutor(workers) as pool:
+        list(pool.map(write, range(len(sizes)), sizes))
+    with timed() as hashed:
+        for size in sizes:
+            hashlib.sha256(data[:size]).digest()
+    return written["s"], hashed["s"]
+
+
+def floor_phase(port: int, workdir: Path, workers: int) -> dict[str, Any]:
+    """The fake serving every attachment to `LeanClient` (`workers` threads), then `disk_floor`."""
+    seed = SeedLikeClient(port, workdir.parent / "ca.pem")
+    form = urllib.parse.urlencode({"grant_type": "client_credentials", "scope": "SI"}).encode()
+    token = json.loads(seed.call("POST", "/oauth2/token", form, "application/x-www-form-urlencoded"))
+    seed.token = token["access_token"]
+    api = "/teledossiers/v1"
+    paths, sizes = [], []
+    for note in seed.json("GET", f"{api}/notifications?maxResult=100000"):
+        case = seed.json("GET", f"{api}/cases/{note['caseId']}")
+        for att in case["attachments"]:
+            paths.append(f"{api}/cases/{case['id']}/attachments/{att['id']}")
+            sizes.append(att["size"])
+    lean = LeanClient(port, workdir.parent / "ca.pem", seed.token)
+    cpu = cpu_s()
+    with timed() as served, ThreadPoolExecutor(workers) as pool:
+        got = sum(pool.map(lean.fetch, paths))
+    served_cpu = (cpu_s() or 0) - (cpu or 0)
+    if got != sum(sizes):
+        raise RuntimeError(f"the fake served {got} bytes, {sum(sizes)} announced")
+    written_s, hashed_s = disk_floor(sizes, workdir / "floor", workers)
+    return {"bytes": got, "serve_s": served["s"], "serve_cpu_s": served_cpu, "write_s": written_s,
+            "sha256_s": hashed_s}  # fmt: skip
 
 
 # -- ours ------------------------------------------------------------------------------------------------
@@ -251,6 +355,7 @@ def ours_phase(port: int, workdir: Path, workers: int, *, watch: bool = False) -
     if watch:
         sampler.start()
     before = memory_mb()
+    cpu = cpu_s()
     try:
         with timed() as elapsed:
             outcome = run_connector(hub, "hubee", trigger="bench")
@@ -263,6 +368,7 @@ def ours_phase(port: int, workdir: Path, workers: int, *, watch: bool = False) -
         "count": outcome.counts.get("imported", 0),
         "counts": outcome.counts,
         "s": elapsed["s"],
+        "cpu_s": (cpu_s() or 0) - (cpu or 0),
         "memory_before": before,
         "memory": memory_mb(),
         "sampled_peak_mb": peak["rss"],
@@ -284,6 +390,11 @@ def certificates(workdir: Path) -> None:
         pem.write_to_path(str(workdir / "cert.pem"), append=i > 0)
 
 
+def cpu(result: dict[str, Any]) -> str:
+    fake = result.get("fake_cpu_s")
+    return f"CPU {result['cpu_s']:.1f} s, faux HubEE {fake or 0:.1f} s"
+
+
 def measure(
     phase: str, count: int, workdir: Path, workers: int, huge_bytes: int = 0, latency_ms: float = 0
 ) -> dict[str, Any]:
@@ -291,9 +402,13 @@ def measure(
     phase_dir.mkdir(parents=True)
     fake = Fake(count, phase_dir, huge_bytes, latency_ms)
     try:
-        return run_phase(
+        cpu = cpu_s(fake.proc.pid)
+        result = run_phase(
             SCRIPT, phase, "--port", str(fake.port), "--dir", str(phase_dir), "--workers", str(workers)
         )
+        after = cpu_s(fake.proc.pid)  # the phase's setup (token, listing) included: a few requests
+        result["fake_cpu_s"] = after - cpu if after is not None and cpu is not None else None
+        return result
     finally:
         fake.stop()
         shutil.rmtree(phase_dir, ignore_errors=True)
@@ -302,7 +417,7 @@ def measure(
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "phase", nargs="?", default="bench", choices=["bench", "serve", "baseline", "ours", "huge"]
+        "phase", nargs="?", default="bench", choices=["bench", "serve", "baseline", "ours", "huge", "floor"]
     )
     parser.add_argument("--count", type=int, default=500)
     parser.add_argument("--huge-mb", type=int, default=1024)
@@ -321,6 +436,9 @@ def main(argv: list[str]) -> int:
     if args.phase == "baseline":
         emit(baseline_phase(args.port, args.dir))
         return 0
+    if args.phase == "floor":
+        emit(floor_phase(args.port, args.dir, args.workers))
+        return 0
     if args.phase in ("ours", "huge"):
         emit(ours_phase(args.port, args.dir, args.workers, watch=args.phase == "huge"))
         return 0
@@ -338,14 +456,25 @@ def main(argv: list[str]) -> int:
             print(f"- {where}")
             base = measure("baseline", count, workdir, args.workers, latency_ms=latency)
             print(f"    référence (comme le script DINUM) : {base['s']:6.1f} s, {base['requests']} requêtes, "
-                  f"{count / base['s']:.0f} télédossiers/s")  # fmt: skip
+                  f"{count / base['s']:.0f} télédossiers/s ; {cpu(base)}")  # fmt: skip
             ours = measure("ours", count, workdir, args.workers, latency_ms=latency)
             rss = peak_mb(ours["memory"])
             print(f"    aiguilleur ({args.workers} en parallèle)   : {ours['s']:6.1f} s, "
-                  f"{count / ours['s']:.0f} télédossiers/s, pic mémoire {rss:.0f} Mo")  # fmt: skip
+                  f"{count / ours['s']:.0f} télédossiers/s, pic mémoire {rss:.0f} Mo ; "
+                  f"{cpu(ours)}")  # fmt: skip
             ratio = base["s"] / ours["s"]
             verdict = "atteint" if ratio >= TARGET_RATIO else "NON atteint"
             print(f"    rapport : {ratio:.1f} × plus rapide (objectif ≥ {TARGET_RATIO:.0f} ×, {verdict})")
+            floor = measure("floor", count, workdir, args.workers, latency_ms=latency)
+            mb = floor["bytes"] / 1e6
+            print(f"    plancher : le faux HubEE sert seul les {mb:.0f} Mo de pièces en "
+                  f"{floor['serve_s']:.1f} s (client minimal, {args.workers} connexions gardées ; CPU client "
+                  f"{floor['serve_cpu_s']:.1f} s, faux {floor['fake_cpu_s'] or 0:.1f} s) ; les écrire comme "
+                  f"le magasin (SHA-256, fsync, renommage) : {floor['write_s']:.1f} s, dont SHA-256 seul "
+                  f"{floor['sha256_s']:.1f} s ; {os.cpu_count()} cœurs pour les deux processus")  # fmt: skip
+            bound = max(floor["serve_s"], floor["write_s"])
+            print(f"    aiguilleur à {ours['s'] / bound:.1f} × du plus lent des deux planchers "
+                  f"({bound:.1f} s), référence à {base['s'] / bound:.1f} ×")  # fmt: skip
             failed = failed or base["count"] != count or ours["count"] != count
 
         huge = measure("huge", 0, workdir, args.workers, huge_bytes=huge_mb * 1024 * 1024)
