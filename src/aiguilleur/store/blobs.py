@@ -114,6 +114,7 @@ class BlobStore:
         touched = _Touched()
         try:
             for batch in batches:
+                touched.merge(batch._touched)
                 for staged in batch._staged.values():
                     staged.close()
             if any(batch._staged for batch in batches):
@@ -255,6 +256,7 @@ class BlobStore:
             if not tmp.exists():
                 raise
             self._dirs.clear()  # a fan-out directory was removed behind our back: make it again
+            touched.known.clear()
             self._make_dirs(sha, touched)
             os.replace(tmp, final)
         touched.dirs.add(final.parent)
@@ -268,7 +270,7 @@ class BlobStore:
         """
         parent = sha[:2]
         leaf = f"{parent}/{sha[2:4]}"
-        if leaf in self._dirs:
+        if leaf in self._dirs or leaf in touched.known:
             return
         if parent not in self._dirs:
             _ensure_dir(self.root / parent)
@@ -296,6 +298,7 @@ class BlobBatch:
         self.store = store
         self.deferred = deferred  # files closed unsynced, for `BlobStore.publish_all`
         self._staged: dict[str, _Staged] = {}  # sha256 -> its temporary file
+        self._touched = _Touched()  # directories made while staging (deferred), synced when published
 
     def put_stream(
         self,
@@ -313,6 +316,8 @@ class BlobBatch:
         self._staged[ref.sha256] = staged
         if self.deferred:
             staged.close()
+            # its fan-out directories made now, in the writer's thread: `publish_all` only renames
+            self.store._make_dirs(ref.sha256, self._touched)
             return ref
         open_files = [s for s in self._staged.values() if s.fd is not None]
         if len(open_files) >= self.MAX_OPEN:
@@ -364,6 +369,10 @@ class _Touched:
 
     dirs: set[Path] = field(default_factory=set)
     known: set[str] = field(default_factory=set)
+
+    def merge(self, other: _Touched) -> None:
+        self.dirs |= other.dirs
+        self.known |= other.known
 
 
 @dataclass

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Select, bindparam, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -27,28 +27,29 @@ from aiguilleur.store.views import (
 )
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import CursorResult
-
     from aiguilleur.store.repository import Store
 
 Scope = frozenset[str] | None
 Sel = TypeVar("Sel", bound="Select[*tuple[Any, ...]]")
 
 # Statements of the receipt path, built once: building a select() costs more than running it.
-_ORGANISATION = select(t.Organisation.id).where(t.Organisation.id == bindparam("b_id"))
-_SEEN = (
-    select(t.DossierVersion.dossier_id, t.DossierVersion.number)
+_SEEN_MANY = (
+    select(t.DossierVersion.message_id, t.DossierVersion.dossier_id, t.DossierVersion.number)
     .join(t.Dossier, t.Dossier.id == t.DossierVersion.dossier_id)
     .where(
-        t.Dossier.connector == bindparam("b_connector"), t.DossierVersion.message_id == bindparam("b_message")
+        t.Dossier.connector == bindparam("b_connector"),
+        t.DossierVersion.message_id.in_(bindparam("b_messages", expanding=True)),
     )
 )
-_BY_REF = select(t.Dossier).where(
-    t.Dossier.connector == bindparam("b_connector"), t.Dossier.external_id == bindparam("b_external")
+_BY_REFS = select(t.Dossier).where(
+    t.Dossier.connector == bindparam("b_connector"),
+    t.Dossier.external_id.in_(bindparam("b_externals", expanding=True)),
 )
 _BY_ID = select(t.Dossier).where(t.Dossier.id == bindparam("b_id"))
+_ORGANISATIONS = select(t.Organisation.id).where(t.Organisation.id.in_(bindparam("b_ids", expanding=True)))
 _INSERT_DOSSIER = insert(t.Base.metadata.tables[t.Dossier.__tablename__])
-_INSERT_CHANGE = insert(t.Base.metadata.tables[t.StatusChange.__tablename__])
+_CHANGES_TABLE = t.Base.metadata.tables[t.StatusChange.__tablename__]
+_INSERT_CHANGES = insert(_CHANGES_TABLE).returning(_CHANGES_TABLE.c.id, sort_by_parameter_order=True)
 _INSERT_VERSION = insert(t.Base.metadata.tables[t.DossierVersion.__tablename__])
 _INSERT_DOCUMENT = insert(t.Base.metadata.tables[t.Document.__tablename__])
 
@@ -82,7 +83,6 @@ def scoped(stmt: Sel, scope: Scope) -> Sel:
 class Dossiers:
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._by_ref = store.lock(_BY_REF)
         self._by_id_locked = store.lock(_BY_ID)
 
     def receive(self, dossier: DossierIn, *, has_returns: bool = True) -> Received:
@@ -91,12 +91,10 @@ class Dossiers:
         A new dossier starts at status 14 with the seed's comment, and its first return is queued
         in the same transaction. Raises ``RejectedItemError`` for an unknown organisation.
         """
-        try:
-            return self._receive(dossier, has_returns)
-        except IntegrityError:
-            # another worker created the same ref between our read and our insert: go again,
-            # this time the dossier exists and this receipt becomes a version or a duplicate
-            return self._receive(dossier, has_returns)
+        (outcome,) = self.receive_many([dossier], has_returns=has_returns)
+        if isinstance(outcome, RejectedItemError):
+            raise outcome
+        return outcome
 
     def receive_many(
         self, dossiers: Sequence[DossierIn], *, has_returns: bool = True
@@ -106,155 +104,27 @@ class Dossiers:
         A dossier the store refuses (unknown organisation) has its RejectedItemError as outcome and
         the others are received. Later dossiers see the earlier ones: a version 2 after its version 1,
         a message id replayed within the group. Should another worker create one of the same dossiers
-        meanwhile, the group is received again one dossier at a time.
+        meanwhile, the group is received again, then finding it.
         """
         if not dossiers:
             return []
-        now = self.store.now()
         try:
-            with self.store.write() as s:
-                return [self._write_or_refuse(s, d, has_returns, now) for d in dossiers]
+            return self._receive_group(dossiers, has_returns)
         except IntegrityError:
-            return [self._receive_or_refuse(d, has_returns) for d in dossiers]
+            # another worker created the same ref between our read and our insert: go again,
+            # this time the dossier exists and this receipt becomes a version or a duplicate
+            return self._receive_group(dossiers, has_returns)
 
-    def _write_or_refuse(
-        self, s: Session, d: DossierIn, has_returns: bool, now: datetime
-    ) -> Received | RejectedItemError:
-        try:
-            return self._write_receipt(s, d, has_returns, now)
-        except RejectedItemError as exc:  # raised before anything is written for this dossier
-            return exc
-
-    def _receive_or_refuse(self, d: DossierIn, has_returns: bool) -> Received | RejectedItemError:
-        try:
-            return self.receive(d, has_returns=has_returns)
-        except RejectedItemError as exc:
-            return exc
-
-    def _receive(self, d: DossierIn, has_returns: bool) -> Received:
+    def _receive_group(
+        self, dossiers: Sequence[DossierIn], has_returns: bool
+    ) -> list[Received | RejectedItemError]:
         now = self.store.now()
         with self.store.write() as s:
-            return self._write_receipt(s, d, has_returns, now)
-
-    def _write_receipt(self, s: Session, d: DossierIn, has_returns: bool, now: datetime) -> Received:
-        if s.scalar(_ORGANISATION, {"b_id": d.organisation_id}) is None:
-            raise RejectedItemError(f"{d.ref}: organisation inconnue « {d.organisation_id} »")
-        if d.message_id:
-            params = {"b_connector": d.ref.connector, "b_message": d.message_id}
-            seen = s.execute(_SEEN, params).first()
-            if seen is not None:
-                return Received(seen[0], "duplicate", seen[1])
-        ref = {"b_connector": d.ref.connector, "b_external": d.ref.external_id}
-        row = s.scalars(self._by_ref, ref).first()
-        if row is None:
-            dossier_id, version = self._create(s, d, has_returns, now), 1
-            outcome = "created"
-        else:
-            row.version += 1
-            row.data, row.procedure, row.updated_at = d.data, d.procedure, now
-            row.title = d.title or row.title
-            row.search_key = search_key(row.external_id, row.title)
-            outcome = "updated"
-            self.store.journal.add(
-                s,
-                "version",
-                f"Version {row.version} reçue ({d.origin})",
-                dossier_id=row.id,
-                connector=d.ref.connector,
-            )
-            dossier_id, version = row.id, row.version
-        # plain inserts (no ORM objects): nothing reads these rows back in this transaction
-        version_row = {
-            "dossier_id": dossier_id,
-            "number": version,
-            "data": d.data,
-            "origin": d.origin,
-            "message_id": d.message_id or None,
-            "received_at": d.received_at or now,
-        }
-        s.execute(_INSERT_VERSION, version_row)
-        if d.documents:
-            documents = [
-                {
-                    "dossier_id": dossier_id,
-                    "version": version,
-                    "direction": "in",
-                    "sha256": doc.sha256,
-                    "name": doc.name,
-                    "role": doc.role,
-                    "media_type": doc.media_type,
-                    "size_bytes": doc.size_bytes,
-                    "created_at": now,
-                    "status_change_id": None,
-                }
-                for doc in d.documents
-            ]
-            s.execute(_INSERT_DOCUMENT, documents)
-        return Received(dossier_id, outcome, version)
-
-    def _create(self, s: Session, d: DossierIn, has_returns: bool, now: datetime) -> str:
-        """Insert a new dossier at status 14, its first return queued; returns its id.
-
-        Plain inserts: nothing reads these rows back in this transaction. The unique (connector,
-        external_id) is checked by the first one, which raises IntegrityError.
-        """
-        dossier_id = str(uuid.uuid4())
-        s.execute(
-            _INSERT_DOSSIER,
-            {
-                "id": dossier_id,
-                "channel": d.ref.channel,
-                "connector": d.ref.connector,
-                "external_id": d.ref.external_id,
-                "procedure": d.procedure,
-                "organisation_id": d.organisation_id,
-                "status": int(Status.IMPORTED),
-                "version": 1,
-                "title": d.title,
-                "has_returns": has_returns,
-                "data": d.data,
-                "received_at": d.received_at or now,
-                "created_at": now,
-                "updated_at": now,
-                "search_key": search_key(d.ref.external_id, d.title),
-            },
-        )
-        first = Workflow.start().current
-        change = {
-            "dossier_id": dossier_id,
-            "code": int(first.code),
-            "previous_code": None,
-            "comment": IMPORTED_COMMENT,
-            "actor": "aiguilleur",
-            "at": now,
-            "is_automatic": True,
-            "transmitted_at": None if has_returns else now,
-            "undone_at": None,
-            "undone_by": None,
-        }
-        key = cast("CursorResult[Any]", s.execute(_INSERT_CHANGE, change)).inserted_primary_key
-        assert key is not None  # an INSERT of one row always has one
-        change_id = int(key[0])
-        if has_returns:
-            payload = {
-                "external_id": d.ref.external_id,
-                "procedure": d.procedure,
-                "code": change["code"],
-                "previous_code": None,
-                "comment": IMPORTED_COMMENT,
-                "at": now.isoformat(),
-                "is_automatic": True,
-                "documents": [],  # nothing refers to a change just made
-            }
-            self.store.outbox.insert(s, dossier_id, d.ref.connector, change_id, payload, now)
-        self.store.journal.add(
-            s,
-            "received",
-            f"Dossier {d.ref.external_id} reçu ({d.origin or d.ref.connector})",
-            dossier_id=dossier_id,
-            connector=d.ref.connector,
-        )
-        return dossier_id
+            receipt = _Receipt(self.store, s, now, has_returns)
+            receipt.look_up(dossiers)
+            outcomes = [receipt.add(d) for d in dossiers]
+            receipt.write()
+            return outcomes
 
     def find(self, ref: ExternalRef) -> str | None:
         """The id of the dossier with this reference, if any."""
@@ -400,3 +270,200 @@ class Dossiers:
         )
         with self.store.read() as s:
             return {(ch, st): n for ch, st, n in s.execute(stmt)}
+
+
+class _Receipt:
+    """The rows a group of receipts writes, looked up and inserted a few statements for the whole group.
+
+    `look_up` reads, in one query each, the organisations, the message ids already received and the
+    dossiers already known; `add` decides each dossier's outcome in memory, in order, so that a later
+    dossier of the group sees the earlier ones; `write` inserts everything by table.
+    """
+
+    def __init__(self, store: Store, s: Session, now: datetime, has_returns: bool) -> None:
+        self.store, self.s, self.now, self.has_returns = store, s, now, has_returns
+        self.organisations: set[str] = set()
+        self.seen: dict[
+            tuple[str, str], tuple[str, int]
+        ] = {}  # (connector, message id) -> (dossier, version)
+        self.known: dict[tuple[str, str], t.Dossier] = {}  # (connector, external id) -> row
+        self.created: dict[tuple[str, str], dict[str, Any]] = {}  # new dossiers of the group, by ref
+        self.dossiers: list[dict[str, Any]] = []
+        self.versions: list[dict[str, Any]] = []
+        self.documents: list[dict[str, Any]] = []
+        self.journal: list[dict[str, Any]] = []
+
+    def look_up(self, dossiers: Sequence[DossierIn]) -> None:
+        s = self.s
+        organisations = sorted({d.organisation_id for d in dossiers})
+        self.organisations = set(
+            s.scalars(select(t.Organisation.id).where(t.Organisation.id.in_(organisations)))
+        )
+        by_connector: dict[str, list[DossierIn]] = {}
+        for d in dossiers:
+            by_connector.setdefault(d.ref.connector, []).append(d)
+        for connector, group in by_connector.items():
+            messages = sorted({d.message_id for d in group if d.message_id})
+            if messages:
+                rows = s.execute(_SEEN_MANY, {"b_connector": connector, "b_messages": messages})
+                self.seen.update({(connector, str(m)): (dossier_id, n) for m, dossier_id, n in rows})
+            refs = sorted({d.ref.external_id for d in group})
+            stmt = self.store.lock(_BY_REFS)
+            for row in s.scalars(stmt, {"b_connector": connector, "b_externals": refs}):
+                self.known[(connector, row.external_id)] = row
+
+    def add(self, d: DossierIn) -> Received | RejectedItemError:
+        if d.organisation_id not in self.organisations:
+            return RejectedItemError(f"{d.ref}: organisation inconnue « {d.organisation_id} »")
+        connector = d.ref.connector
+        if d.message_id and (connector, d.message_id) in self.seen:
+            dossier_id, number = self.seen[(connector, d.message_id)]
+            return Received(dossier_id, "duplicate", number)
+        key = (connector, d.ref.external_id)
+        new, row = self.created.get(key), self.known.get(key)
+        if new is not None:
+            new.update(version=new["version"] + 1, **self._changes(d, new["external_id"], new["title"]))
+            dossier_id, version, outcome = new["id"], new["version"], "updated"
+        elif row is not None:
+            row.version += 1
+            for name, value in self._changes(d, row.external_id, row.title).items():
+                setattr(row, name, value)
+            dossier_id, version, outcome = row.id, row.version, "updated"
+        else:
+            dossier_id, version, outcome = self._create(d), 1, "created"
+        if outcome == "updated":
+            self.journal.append(
+                self.store.journal.entry(
+                    "version",
+                    f"Version {version} reçue ({d.origin})",
+                    dossier_id=dossier_id,
+                    connector=connector,
+                    at=self.now,
+                )
+            )
+        if d.message_id:
+            self.seen[(connector, d.message_id)] = (dossier_id, version)
+        self.versions.append(
+            {
+                "dossier_id": dossier_id,
+                "number": version,
+                "data": d.data,
+                "origin": d.origin,
+                "message_id": d.message_id or None,
+                "received_at": d.received_at or self.now,
+            }
+        )
+        self.documents += [
+            {
+                "dossier_id": dossier_id,
+                "version": version,
+                "direction": "in",
+                "sha256": doc.sha256,
+                "name": doc.name,
+                "role": doc.role,
+                "media_type": doc.media_type,
+                "size_bytes": doc.size_bytes,
+                "created_at": self.now,
+                "status_change_id": None,
+            }
+            for doc in d.documents
+        ]
+        return Received(dossier_id, outcome, version)
+
+    def _changes(self, d: DossierIn, external_id: str, title: str) -> dict[str, Any]:
+        """What a new version changes in its dossier: complete data replaces, history is kept aside."""
+        title = d.title or title
+        return {
+            "data": d.data,
+            "procedure": d.procedure,
+            "updated_at": self.now,
+            "title": title,
+            "search_key": search_key(external_id, title),
+        }
+
+    def _create(self, d: DossierIn) -> str:
+        dossier_id = str(uuid.uuid4())
+        row = {
+            "id": dossier_id,
+            "channel": d.ref.channel,
+            "connector": d.ref.connector,
+            "external_id": d.ref.external_id,
+            "procedure": d.procedure,
+            "organisation_id": d.organisation_id,
+            "status": int(Status.IMPORTED),
+            "version": 1,
+            "title": d.title,
+            "has_returns": self.has_returns,
+            "data": d.data,
+            "received_at": d.received_at or self.now,
+            "created_at": self.now,
+            "updated_at": self.now,
+            "search_key": search_key(d.ref.external_id, d.title),
+        }
+        self.created[(d.ref.connector, d.ref.external_id)] = row
+        self.dossiers.append(row)
+        self.journal.append(
+            self.store.journal.entry(
+                "received",
+                f"Dossier {d.ref.external_id} reçu ({d.origin or d.ref.connector})",
+                dossier_id=dossier_id,
+                connector=d.ref.connector,
+                at=self.now,
+            )
+        )
+        return dossier_id
+
+    def write(self) -> None:
+        """Insert the group's rows, table by table (the unique reference checked by the first)."""
+        s = self.s
+        if self.dossiers:
+            s.execute(_INSERT_DOSSIER, self.dossiers)
+            first = Workflow.start().current
+            changes = [
+                {
+                    "dossier_id": row["id"],
+                    "code": int(first.code),
+                    "previous_code": None,
+                    "comment": IMPORTED_COMMENT,
+                    "actor": "aiguilleur",
+                    "at": self.now,
+                    "is_automatic": True,
+                    "transmitted_at": None if self.has_returns else self.now,
+                    "undone_at": None,
+                    "undone_by": None,
+                }
+                for row in self.dossiers
+            ]
+            ids = s.scalars(_INSERT_CHANGES, changes).all()
+            if self.has_returns:
+                self.store.outbox.insert_many(
+                    s,
+                    [
+                        (
+                            row["id"],
+                            row["connector"],
+                            change_id,
+                            _first_return(row, int(first.code), self.now),
+                        )
+                        for row, change_id in zip(self.dossiers, ids, strict=True)
+                    ],
+                    self.now,
+                )
+        if self.versions:
+            s.execute(_INSERT_VERSION, self.versions)
+        if self.documents:
+            s.execute(_INSERT_DOCUMENT, self.documents)
+        self.store.journal.add_many(s, self.journal)
+
+
+def _first_return(row: dict[str, Any], code: int, now: datetime) -> dict[str, Any]:
+    return {
+        "external_id": row["external_id"],
+        "procedure": row["procedure"],
+        "code": code,
+        "previous_code": None,
+        "comment": IMPORTED_COMMENT,
+        "at": now.isoformat(),
+        "is_automatic": True,
+        "documents": [],  # nothing refers to a change just made
+    }

@@ -78,6 +78,25 @@ _ITEM_DOCUMENTS = (
 )
 
 
+def _pending(
+    dossier_id: str, connector: str, change_id: int, payload: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    """A new outbox row: pending, due at once."""
+    return {
+        "dossier_id": dossier_id,
+        "status_change_id": change_id,
+        "connector": connector,
+        "payload": payload,
+        "state": "pending",
+        "attempts": 0,
+        "next_try_at": now,
+        "created_at": now,
+        "claimed_until": None,
+        "sent_at": None,
+        "last_error": None,
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class OutboxItem:
     """One return to deliver, as a channel's ``send_return`` receives it."""
@@ -146,22 +165,16 @@ class Outbox:
         now: datetime,
     ) -> int:
         """Queue a return whose payload is built (see `enqueue`), inside the caller's transaction."""
-        values = {
-            "dossier_id": dossier_id,
-            "status_change_id": change_id,
-            "connector": connector,
-            "payload": payload,
-            "state": "pending",
-            "attempts": 0,
-            "next_try_at": now,
-            "created_at": now,
-            "claimed_until": None,
-            "sent_at": None,
-            "last_error": None,
-        }
+        values = _pending(dossier_id, connector, change_id, payload, now)
         key = cast("CursorResult[Any]", s.execute(_INSERT, values)).inserted_primary_key
         assert key is not None  # an INSERT of one row always has one
         return int(key[0])
+
+    def insert_many(
+        self, s: Session, returns: Sequence[tuple[str, str, int, dict[str, Any]]], now: datetime
+    ) -> None:
+        """Queue several returns whose payloads are built, as (dossier id, connector, change id, payload)."""
+        s.execute(_INSERT, [_pending(*queued, now) for queued in returns])
 
     def due(self, connector: str, *, limit: int = 100) -> list[OutboxItem]:
         """Returns ready to send, oldest first, at most one per dossier so that order is kept."""

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from aiguilleur.logging import redact, redact_text
@@ -77,6 +77,9 @@ class Store:
         self.engine.dispose()
 
 
+_INSERT_JOURNAL = insert(t.Base.metadata.tables[t.JournalEntry.__tablename__])
+
+
 class Journal:
     """What happened, for agents and auditors. Personal data is redacted before it is written."""
 
@@ -105,6 +108,32 @@ class Journal:
                 data=redact(data or {}),
             )
         )
+
+    def add_many(self, session: Session, entries: list[dict[str, Any]]) -> None:
+        """Add entries made by `entry`, inside the caller's transaction, in one statement."""
+        if entries:
+            session.execute(_INSERT_JOURNAL, entries)
+
+    def entry(
+        self,
+        kind: str,
+        message: str,
+        *,
+        dossier_id: str | None = None,
+        connector: str | None = None,
+        actor: str = "aiguilleur",
+        at: datetime | None = None,
+    ) -> dict[str, Any]:
+        """An entry as `add` writes it (redacted), for `add_many`."""
+        return {
+            "at": at or self.store.now(),
+            "kind": kind,
+            "dossier_id": dossier_id,
+            "connector": connector,
+            "actor": actor,
+            "message": redact_text(message),
+            "data": {},
+        }
 
     def write(self, kind: str, message: str, **kwargs: Any) -> None:
         """Add one entry in its own transaction."""
