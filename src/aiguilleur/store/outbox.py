@@ -41,32 +41,36 @@ _CLAIM = (
     )
     .values(state="sending", claimed_until=bindparam("b_until", type_=_OUTBOX.claimed_until.type))
 )
-_MARK_SENT = (
-    update(_OUTBOX_TABLE)
-    .where(_OUTBOX.id == bindparam("b_id"), _OUTBOX.state != "sent")
-    .values(
-        state="sent",
-        sent_at=bindparam("b_now", type_=_OUTBOX.sent_at.type),
-        claimed_until=None,
-        last_error=None,
-        attempts=_OUTBOX.attempts + 1,
-    )
-    .returning(_OUTBOX.status_change_id, _OUTBOX.dossier_id, _OUTBOX.connector, _OUTBOX.payload)
+_SENT = update(_OUTBOX_TABLE).values(
+    state="sent",
+    sent_at=bindparam("b_now", type_=_OUTBOX.sent_at.type),
+    claimed_until=None,
+    last_error=None,
+    attempts=_OUTBOX.attempts + 1,
 )
+_MARK_SENT = _SENT.where(_OUTBOX.id == bindparam("b_id"), _OUTBOX.state != "sent").returning(
+    _OUTBOX.status_change_id, _OUTBOX.dossier_id, _OUTBOX.connector, _OUTBOX.payload
+)
+_MARK_SENT_MANY = _SENT.where(
+    _OUTBOX.id.in_(bindparam("b_ids", expanding=True)), _OUTBOX.state != "sent"
+).returning(_OUTBOX.id, _OUTBOX.status_change_id, _OUTBOX.dossier_id, _OUTBOX.connector, _OUTBOX.payload)
 _EXISTS = select(_OUTBOX.id).where(_OUTBOX.id == bindparam("b_id"))
+_EXISTING = select(_OUTBOX.id).where(_OUTBOX.id.in_(bindparam("b_ids", expanding=True)))
 _INSERT = insert(_OUTBOX_TABLE)
 _CHANGE_DOCUMENTS = (
     select(t.Document.id).where(t.Document.status_change_id == bindparam("b_change")).order_by(t.Document.id)
 )
-_DOSSIER_DATA = select(t.Dossier.data).where(t.Dossier.id == bindparam("b_dossier"))
-_SENT_BEFORE = (
-    select(func.count())
-    .select_from(t.OutboxItem)
+_DOSSIERS_DATA = select(t.Dossier.id, t.Dossier.data).where(
+    t.Dossier.id.in_(bindparam("b_dossiers", expanding=True))
+)
+_SENT_BEFORE_MANY = (
+    select(t.OutboxItem.dossier_id, func.count())
     .where(
-        t.OutboxItem.dossier_id == bindparam("b_dossier"),
+        t.OutboxItem.dossier_id.in_(bindparam("b_dossiers", expanding=True)),
         t.OutboxItem.state == "sent",
-        t.OutboxItem.id != bindparam("b_id"),
+        t.OutboxItem.id.not_in(bindparam("b_ids", expanding=True)),
     )
+    .group_by(t.OutboxItem.dossier_id)
 )
 _ITEM_DOCUMENTS = (
     select(t.Document.name, t.Document.sha256)
@@ -223,16 +227,42 @@ class Outbox:
 
         One read transaction, for `send_return`. Raises NotFound when the dossier no longer exists.
         """
+        (material,) = self.material_many([item])
+        if isinstance(material, NotFound):
+            raise material
+        return material
+
+    def material_many(self, items: Sequence[OutboxItem]) -> list[ReturnMaterial | NotFound]:
+        """`material` for several returns (each of another dossier), in one read transaction.
+
+        A return whose dossier no longer exists has NotFound in its place.
+        """
+        if not items:
+            return []
+        dossier_ids = sorted({item.dossier_id for item in items})
         with self.store.read() as s:
-            data = s.scalar(_DOSSIER_DATA, {"b_dossier": item.dossier_id})
-            if data is None:
-                raise NotFound(f"dossier {item.dossier_id} introuvable")
-            sent = s.scalar(_SENT_BEFORE, {"b_dossier": item.dossier_id, "b_id": item.id})
-            documents: tuple[tuple[str, str], ...] = ()
-            if item.document_ids:
-                params = {"b_dossier": item.dossier_id, "b_ids": list(item.document_ids)}
-                documents = tuple((name, sha) for name, sha in s.execute(_ITEM_DOCUMENTS, params))
-        return ReturnMaterial(data=data, documents=documents, sent_before=int(sent or 0))
+            data: dict[str, dict[str, Any]] = dict(
+                s.execute(_DOSSIERS_DATA, {"b_dossiers": dossier_ids}).all()
+            )
+            params = {"b_dossiers": dossier_ids, "b_ids": [item.id for item in items]}
+            sent = dict(s.execute(_SENT_BEFORE_MANY, params).all())
+            result: list[ReturnMaterial | NotFound] = []
+            for item in items:
+                if item.dossier_id not in data:
+                    result.append(NotFound(f"dossier {item.dossier_id} introuvable"))
+                    continue
+                documents: tuple[tuple[str, str], ...] = ()
+                if item.document_ids:
+                    params = {"b_dossier": item.dossier_id, "b_ids": list(item.document_ids)}
+                    documents = tuple((name, sha) for name, sha in s.execute(_ITEM_DOCUMENTS, params))
+                result.append(
+                    ReturnMaterial(
+                        data=data[item.dossier_id],
+                        documents=documents,
+                        sent_before=int(sent.get(item.dossier_id, 0)),
+                    )
+                )
+        return result
 
     def mark_sent(self, item_id: int, *, claim_next: int | None = None, lease_s: float = LEASE_S) -> bool:
         """The return reached the channel: its change becomes transmitted (and may close the dossier).
@@ -246,11 +276,37 @@ class Outbox:
             return claim_next is not None and self._claim(s, claim_next, now, lease_s)
 
     def mark_sent_many(self, item_ids: Sequence[int]) -> None:
-        """`mark_sent` for several returns (each of another dossier) in one transaction."""
+        """`mark_sent` for several returns (each of another dossier), in one transaction.
+
+        Raises NotFound, recording nothing, when one of them does not exist.
+        """
+        if not item_ids:
+            return
         now = self.store.now()
+        ids = list(item_ids)
         with self.store.write() as s:
-            for item_id in item_ids:
-                self._mark_sent(s, item_id, now)
+            rows = s.execute(_MARK_SENT_MANY, {"b_ids": ids, "b_now": now}).all()
+            marked = {row[0] for row in rows}
+            if len(marked) < len(set(ids)):
+                left = [i for i in ids if i not in marked]
+                found = set(s.scalars(_EXISTING, {"b_ids": left}))
+                unknown = [i for i in left if i not in found]  # the others: sent already, by a late answer
+                if unknown:
+                    raise NotFound(f"retour {unknown[0]} introuvable")
+            self.store.statuses.transmitted_many(s, [row[1] for row in rows], now)
+            self.store.journal.add_many(
+                s,
+                [
+                    self.store.journal.entry(
+                        "return",
+                        f"Retour du statut {payload.get('code')} transmis",
+                        dossier_id=dossier_id,
+                        connector=connector,
+                        at=now,
+                    )
+                    for _, _, dossier_id, connector, payload in sorted(rows)
+                ],
+            )
 
     def _mark_sent(self, s: Session, item_id: int, now: datetime) -> None:
         row = s.execute(_MARK_SENT, {"b_id": item_id, "b_now": now}).first()

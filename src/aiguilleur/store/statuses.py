@@ -26,6 +26,12 @@ _TRANSMIT = (
     .values(transmitted_at=bindparam("b_now", type_=_CHANGES.transmitted_at.type))
     .returning(_CHANGES.code, _CHANGES.undone_at, _CHANGES.dossier_id)
 )
+_TRANSMIT_MANY = (
+    update(t.Base.metadata.tables[t.StatusChange.__tablename__])
+    .where(_CHANGES.id.in_(bindparam("b_ids", expanding=True)), _CHANGES.transmitted_at.is_(None))
+    .values(transmitted_at=bindparam("b_now", type_=_CHANGES.transmitted_at.type))
+    .returning(_CHANGES.id, _CHANGES.code, _CHANGES.undone_at, _CHANGES.dossier_id)
+)
 _EFFECTIVE = (
     select(t.StatusChange)
     .where(t.StatusChange.dossier_id == bindparam("b_dossier"), t.StatusChange.undone_at.is_(None))
@@ -154,6 +160,25 @@ class Statuses:
         if marked is None:  # unknown, or transmitted already
             return None
         code, undone_at, dossier_id = marked
+        return self._after_transmission(s, change_id, code, undone_at, dossier_id, now)
+
+    def transmitted_many(self, s: Session, change_ids: Sequence[int], now: datetime) -> None:
+        """`transmitted` for several changes (each of another dossier), marked by one statement."""
+        if not change_ids:
+            return
+        marked = s.execute(_TRANSMIT_MANY, {"b_ids": list(change_ids), "b_now": now}).all()
+        for change_id, code, undone_at, dossier_id in sorted(marked):
+            self._after_transmission(s, change_id, code, undone_at, dossier_id, now)
+
+    def _after_transmission(
+        self,
+        s: Session,
+        change_id: int,
+        code: int,
+        undone_at: datetime | None,
+        dossier_id: str,
+        now: datetime,
+    ) -> t.StatusChange | None:
         if undone_at is not None:
             return None
         if code not in AUTO_CLOSING:

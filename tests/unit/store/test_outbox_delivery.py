@@ -97,3 +97,33 @@ def test_claim_many_takes_only_what_is_free_and_mark_sent_many_transmits_each(st
 def test_mark_sent_many_of_an_unknown_return_is_not_found(store: Store) -> None:
     with pytest.raises(NotFound):
         store.outbox.mark_sent_many([987654])
+
+
+def test_material_many_reads_each_return_and_marks_a_dossier_gone(store: Store) -> None:
+    first = store.dossiers.receive(demand("A-1-M1", message_id="m1"))
+    store.dossiers.receive(demand("A-1-M2", message_id="m2"))
+    (item1, item2) = store.outbox.due("msp-nice")
+    store.outbox.mark_sent_many([item1.id, item2.id])
+    store.statuses.set(first.dossier_id, 16, "", "agent", None)
+    (later,) = store.outbox.due("msp-nice")
+    gone = dataclasses.replace(item2, dossier_id="no-such-dossier")
+
+    material, missing = store.outbox.material_many([later, gone])
+
+    assert not isinstance(material, NotFound)
+    assert (material.data, material.sent_before) == ({"Recensement": {"nom": "DUPONT"}}, 1)
+    assert isinstance(missing, NotFound)
+
+
+def test_mark_sent_many_closes_the_dossiers_whose_final_status_went(store: Store) -> None:
+    ids = [store.dossiers.receive(demand(f"A-1-C{n}", message_id=f"c{n}")).dossier_id for n in range(3)]
+    store.outbox.mark_sent_many([i.id for i in store.outbox.due("msp-nice")])
+    for dossier_id in ids[:2]:
+        store.statuses.set(dossier_id, 15, "pièces illisibles", "agent", None)
+    store.statuses.set(ids[2], 16, "", "agent", None)
+
+    store.outbox.mark_sent_many([i.id for i in store.outbox.due("msp-nice")])
+
+    assert [store.dossiers.get(i, None).status for i in ids] == [100, 100, 16]
+    closures = [i for i in store.outbox.due("msp-nice") if i.code == 100]
+    assert sorted(i.dossier_id for i in closures) == sorted(ids[:2])

@@ -35,8 +35,8 @@ from aiguilleur.connectors.mdel.importer import (
 from aiguilleur.connectors.mdel.names import return_zip_name
 from aiguilleur.connectors.mdel.pipeline import DoneMoves, in_groups
 from aiguilleur.connectors.mdel.returns import build_return_message, return_message_id, write_return_zip
-from aiguilleur.errors import AuthError, PermanentError, TransientError
-from aiguilleur.store.outbox import OutboxItem
+from aiguilleur.errors import AuthError, NotFound, PermanentError, TransientError
+from aiguilleur.store.outbox import OutboxItem, ReturnMaterial
 from aiguilleur.transport.archives import ArchiveLimits
 from aiguilleur.transport.files import Readiness, ReadinessTracker, atomic_write, sync_filesystem
 from aiguilleur.transport.sftp import RemoteFile, SftpError, SftpRejected, SftpSession, SftpTarget
@@ -290,9 +290,12 @@ class MdelChannel:
         outcomes: list[Exception | None] = [None] * len(items)
         staged: list[tuple[int, Path, Path]] = []  # index, temporary file, final path
         self.dirs.output.mkdir(parents=True, exist_ok=True)
-        for index, item in enumerate(items):
+        materials = self.context.store.outbox.material_many(items)
+        for index, (item, material) in enumerate(zip(items, materials, strict=True)):
             try:
-                staged.append((index, *self._write_return(item)))
+                if isinstance(material, NotFound):
+                    raise material
+                staged.append((index, *self._write_return(item, material)))
             except Exception as exc:  # noqa: BLE001 - the item's outcome, judged by the engine
                 outcomes[index] = exc
         written: list[tuple[int, Path]] = []
@@ -318,9 +321,8 @@ class MdelChannel:
             self._push(self.push_target, written, outcomes)
         return outcomes
 
-    def _write_return(self, item: OutboxItem) -> tuple[Path, Path]:
+    def _write_return(self, item: OutboxItem, material: ReturnMaterial) -> tuple[Path, Path]:
         """Write an item's return zip under a fixed temporary name; returns it and the final path."""
-        material = self.context.store.outbox.material(item)
         numero, flow_type = item.external_id, item.procedure
         increment = self._increment(material.sent_before)
         try:
