@@ -13,7 +13,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -41,6 +41,14 @@ class HubSettings(BaseModel):
     max_parallel: int = Field(4, ge=1, le=64, description="connecteurs synchronisés en même temps")
     secret_key: SecretStr | None = Field(None, description="clé de signature des sessions du tableau de bord")
     log_level: str = "INFO"
+    group_sync: Literal["filesystem", "files"] = Field(
+        "filesystem",
+        description=(
+            "durabilité des fichiers écrits par groupes : « filesystem » (une synchronisation du système "
+            "de fichiers par groupe) ou « files » (un fsync par fichier, pour un disque partagé avec "
+            "d'autres gros écrivains)"
+        ),
+    )
 
     @field_validator("database")
     @classmethod

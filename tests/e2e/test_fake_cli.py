@@ -11,15 +11,12 @@ from pathlib import Path
 import asyncssh
 import pytest
 
-from tests.e2e.test_hub_process import free_port
-
 pytestmark = pytest.mark.integration
 
 
 def test_fake_mdel_serves_demands_over_sftp_with_pinned_host_key(tmp_path: Path):
     client_key = asyncssh.generate_private_key("ssh-ed25519")
     (tmp_path / "authorized_keys").write_text(client_key.export_public_key().decode())
-    port = free_port()
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -30,7 +27,7 @@ def test_fake_mdel_serves_demands_over_sftp_with_pinned_host_key(tmp_path: Path)
             "--root",
             str(tmp_path / "portal"),
             "--port",
-            str(port),
+            "0",  # a free port, read back from the known_hosts line
             "--authorized-keys",
             str(tmp_path / "authorized_keys"),
             "--host-key",
@@ -46,10 +43,11 @@ def test_fake_mdel_serves_demands_over_sftp_with_pinned_host_key(tmp_path: Path)
         known = ""
         assert proc.stdout is not None
         for line in proc.stdout:  # the server prints the known_hosts line once it listens
-            if line.startswith(f"[127.0.0.1]:{port} "):
+            if line.startswith("[127.0.0.1]:"):
                 known = line
                 break
         assert known, proc.stderr.read() if proc.stderr else ""
+        port = int(known.split()[0].rpartition(":")[2])
         (tmp_path / "known_hosts").write_text(known)
 
         async def listing() -> list[str]:

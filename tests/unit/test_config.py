@@ -175,3 +175,11 @@ def test_bad_durations(bad):
 
 def test_format_duration():
     assert format_duration(5400) == "1h30m" and format_duration(0.25) == "250ms"
+
+
+def test_group_sync_defaults_to_the_filesystem_and_takes_files(registry):
+    assert parse_config(GOOD, registry=registry, environ=ENV).hub.group_sync == "filesystem"
+    text = GOOD.replace('data_dir = "var"', 'data_dir = "var"\ngroup_sync = "files"')
+    assert parse_config(text, registry=registry, environ=ENV).hub.group_sync == "files"
+    found = problems(GOOD.replace('data_dir = "var"', 'data_dir = "var"\ngroup_sync = "never"'), registry)
+    assert set(found) == {"hub.group_sync"} and "files" in found["hub.group_sync"]

@@ -17,7 +17,7 @@ def fake_mdel(
     root: Annotated[
         Path, typer.Option("--root", help="Dossier servi : depot/ (demandes) et retours/")
     ] = Path("var/fake-mdel"),
-    port: Annotated[int, typer.Option(help="Port SFTP sur 127.0.0.1")] = 2222,
+    port: Annotated[int, typer.Option(help="Port SFTP sur 127.0.0.1 (0 : un port libre)")] = 2222,
     authorized_keys: Annotated[
         Path, typer.Option("--authorized-keys", help="Clés publiques des clients autorisés (format OpenSSH)")
     ] = Path("var/fake-mdel/authorized_keys"),
@@ -41,11 +41,13 @@ def fake_mdel(
     (root / "retours").mkdir(parents=True, exist_ok=True)
     if demands:
         MdelPortal(seed=seed).write_demands(depot, demands, insee=insee)
-    console.print(
-        f"Portail MDEL simulé : sftp://mairie@127.0.0.1:{port}/depot ({demands} demande(s) déposée(s))"
-    )
-    console.print("Ligne known_hosts à épingler :")
-    serve_forever(root, port, authorized_keys, host_key)
+
+    def announce(listening: int) -> None:
+        url = f"sftp://mairie@127.0.0.1:{listening}/depot"
+        console.print(f"Portail MDEL simulé : {url} ({demands} demande(s) déposée(s))")
+        console.print("Ligne known_hosts à épingler :")
+
+    serve_forever(root, port, authorized_keys, host_key, on_ready=announce)
 
 
 @fake_app.command("hubee")

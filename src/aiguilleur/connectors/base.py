@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field
 
 from aiguilleur.durations import Duration
+from aiguilleur.transport.files import GroupSync
 
 if TYPE_CHECKING:
     import threading
@@ -87,6 +88,7 @@ class HubContext:
     now: Callable[[], datetime]
     organisations_by_insee: dict[str, str] = field(default_factory=dict)
     organisations: tuple[OrganisationConfig, ...] = ()  # every routing key: SIRET, INSEE, branch codes
+    sync: GroupSync = field(default_factory=GroupSync)  # how files written by groups are made durable
 
     def resolve(self, path: str | Path) -> Path:
         """A configured path, relative paths taken from the configuration file's folder."""

@@ -13,6 +13,7 @@ from aiguilleur.connectors.registry import Registry, default_registry
 from aiguilleur.errors import NotFound
 from aiguilleur.store.blobs import BlobStore
 from aiguilleur.store.repository import Store, utcnow
+from aiguilleur.transport.files import GroupSync
 
 if TYPE_CHECKING:
     from aiguilleur.engine.scheduler import Scheduler
@@ -46,7 +47,9 @@ class Hub:
         if migrate:
             store.migrate()
         store.organisations.sync(config.organisations)
-        hub = cls(config=config, store=store, blobs=BlobStore(data_dir / "blobs"), registry=registry)
+        sync = GroupSync(per_file=config.hub.group_sync == "files")
+        blobs = BlobStore(data_dir / "blobs", sync=sync)
+        hub = cls(config=config, store=store, blobs=blobs, registry=registry)
         context = hub.context()
         for name, entry in config.connectors.items():
             if not entry.settings.enabled:
@@ -66,6 +69,7 @@ class Hub:
             now=self.store.now,
             organisations_by_insee={o.insee: o.id for o in self.config.organisations if o.insee},
             organisations=tuple(self.config.organisations),
+            sync=self.blobs.sync,
         )
 
     def connector(self, name: str) -> Connector:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from aiguilleur.errors import NotFound, RejectedItemError
-from aiguilleur.transport.files import sync_filesystem
+from aiguilleur.transport.files import GroupSync
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +44,9 @@ class BlobRef:
 class BlobStore:
     """Blobs under ``root``, addressed by SHA-256. Safe for concurrent writers of the same content."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, sync: GroupSync | None = None) -> None:
         self.root = Path(root)
+        self.sync = sync or GroupSync()  # how `publish_all` makes a group durable
         self._tmp = self.root / "tmp"
         self._tmp.mkdir(parents=True, exist_ok=True)
         # fan-out directories ("ab", "ab/cd") known to exist with a durable entry: at most 65,792
@@ -106,10 +107,10 @@ class BlobStore:
     def publish_all(self, batches: Sequence[BlobBatch]) -> None:
         """Publish several batches at once: contents synced, renamed into place, names synced.
 
-        Two `sync_filesystem` in all, whatever the number of blobs. Contents are durable before any is
-        renamed, so a crash never leaves a blob's name on partial content; once this returns, every
-        blob of the batches is as durable as after `put_stream`. When it raises, what was not renamed
-        yet is discarded.
+        Two filesystem syncs in all, whatever the number of blobs (or an fsync per file and directory:
+        see `GroupSync`). Contents are durable before any is renamed, so a crash never leaves a blob's
+        name on partial content; once this returns, every blob of the batches is as durable as after
+        `put_stream`. When it raises, what was not renamed yet is discarded.
         """
         touched = _Touched()
         try:
@@ -117,8 +118,9 @@ class BlobStore:
                 touched.merge(batch._touched)
                 for staged in batch._staged.values():
                     staged.close()
-            if any(batch._staged for batch in batches):
-                sync_filesystem(self.root)
+            files = [file.tmp for batch in batches for file in batch._staged.values()]
+            if files:
+                self.sync.contents(self.root, files)
             for batch in batches:
                 batch._place_all(touched)
         except BaseException:
@@ -126,7 +128,7 @@ class BlobStore:
                 batch.discard()
             raise
         if touched.dirs:
-            sync_filesystem(self.root)
+            self.sync.names(self.root, touched.dirs)
         self._dirs.update(touched.known)
 
     def put_bytes(self, data: bytes) -> BlobRef:

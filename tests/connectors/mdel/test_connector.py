@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import aiguilleur.transport.files as files_module
 from aiguilleur.config import Config, ConnectorEntry, HubSettings
 from aiguilleur.connectors.base import Capability, RunContext, RunReport
 from aiguilleur.connectors.mdel import MdelChannel, MdelConfig
@@ -20,6 +21,7 @@ from aiguilleur.engine.runner import RunOutcome, run_connector
 from aiguilleur.store.blobs import BlobStore
 from aiguilleur.store.dossiers import DossierFilter
 from aiguilleur.store.repository import Store
+from aiguilleur.transport.files import GroupSync
 from aiguilleur.transport.xml import find_text, parse_xml
 from tests.conftest import ORGANISATIONS, Clock
 
@@ -64,6 +66,10 @@ class World:
 
 @pytest.fixture
 def world(store: Store, blobs: BlobStore, clock: Clock, tmp_path: Path) -> World:
+    return make_world(store, blobs, clock, tmp_path)
+
+
+def make_world(store: Store, blobs: BlobStore, clock: Clock, tmp_path: Path) -> World:
     root = tmp_path / "mdel"
     settings = MdelConfig(
         input_dir=str(root / "in"),
@@ -178,6 +184,26 @@ def test_good_demand_is_imported_and_answered(world: World) -> None:
     assert etat(message) == ("14", COMMENT_14)
     root = parse_xml(message, source="retour")
     assert find_text(root, "Header", "Routing", "MessageId") == "A-1-K7EC2T4Q-AEC-LA-retour-1"
+
+
+def test_with_per_file_syncs_the_filesystem_is_never_synced_whole(
+    store: Store, clock: Clock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(path: Path) -> None:
+        raise AssertionError(f"filesystem sync of {path} with group_sync = files")
+
+    monkeypatch.setattr(files_module, "sync_filesystem", refuse)
+    blobs = BlobStore(tmp_path / "blobs", sync=GroupSync(per_file=True))
+    world = make_world(store, blobs, clock, tmp_path)
+    world.drop("A-1-K7EC2T4Q-AEC-LA-1.zip", demand_zip(AEC))
+
+    outcome = world.sync()
+
+    assert outcome.is_ok, outcome
+    assert outcome.counts == {"imported": 1, "returns_sent": 1}
+    assert world.names("done") == world.names("out") == ["A-1-K7EC2T4Q-AEC-LA-1.zip"]
+    [dossier_id] = world.dossier_ids()
+    assert all(blobs.exists(d.sha256) for d in world.store.dossiers.get(dossier_id, None).documents)
 
 
 def test_second_version_and_replay(world: World) -> None:

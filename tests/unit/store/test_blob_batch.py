@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import stat
 from collections import Counter
 from pathlib import Path
@@ -10,8 +11,10 @@ from pathlib import Path
 import pytest
 
 import aiguilleur.store.blobs as blobs_module
+import aiguilleur.transport.files as files_module
 from aiguilleur.errors import NotFound, RejectedItemError
 from aiguilleur.store.blobs import BlobBatch, BlobRef, BlobStore
+from aiguilleur.transport.files import GroupSync
 
 
 @pytest.fixture
@@ -150,13 +153,13 @@ def test_a_directory_not_synced_is_not_remembered(store: BlobStore, monkeypatch:
 def fs_syncs(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """The filesystem syncs of `publish_all`, in order (each still made)."""
     calls: list[Path] = []
-    real = blobs_module.sync_filesystem
+    real = files_module.sync_filesystem
 
     def record(path: Path) -> None:
         calls.append(path)
         real(path)
 
-    monkeypatch.setattr(blobs_module, "sync_filesystem", record)
+    monkeypatch.setattr(files_module, "sync_filesystem", record)
     return calls
 
 
@@ -185,7 +188,7 @@ def test_contents_are_synced_before_any_blob_gets_its_name(
     batch = store.stage()
     ref = batch.put_bytes(b"content")
     seen: list[bool] = []
-    monkeypatch.setattr(blobs_module, "sync_filesystem", lambda path: seen.append(store.exists(ref.sha256)))
+    monkeypatch.setattr(files_module, "sync_filesystem", lambda path: seen.append(store.exists(ref.sha256)))
 
     store.publish_all([batch])
 
@@ -203,7 +206,7 @@ def test_a_failed_sync_publishes_nothing_and_leaves_no_temporary_file(
     def fail(path: Path) -> None:
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(blobs_module, "sync_filesystem", fail)
+    monkeypatch.setattr(files_module, "sync_filesystem", fail)
     with pytest.raises(OSError, match="Input/output"):
         store.publish_all(batches)
 
@@ -222,3 +225,27 @@ def test_a_staged_batch_published_alone_is_durable_like_a_put(store: BlobStore, 
 def test_publishing_no_blob_syncs_nothing(store: BlobStore, fs_syncs: list[Path]) -> None:
     store.publish_all([store.stage(), store.stage()])
     assert fs_syncs == []
+
+
+def test_per_file_sync_fsyncs_each_blob_and_directory_instead_of_the_filesystem(
+    tmp_path: Path, fs_syncs: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = BlobStore(tmp_path / "blobs", sync=GroupSync(per_file=True))
+    fsynced: list[str] = []
+    real_fsync = files_module.os.fsync
+
+    def record(fd: int) -> None:
+        fsynced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(files_module.os, "fsync", record)
+    batches = [store.stage(), store.stage()]
+    refs = [batch.put_bytes(f"blob {i}".encode()) for i, batch in enumerate(batches)]
+
+    store.publish_all(batches)
+
+    assert fs_syncs == []
+    assert all(store.path(r.sha256).read_bytes() == f"blob {i}".encode() for i, r in enumerate(refs))
+    staged = [p for p in fsynced if "/tmp/put-" in p]  # each content, under its temporary name
+    leaves = {str(store.path(r.sha256).parent) for r in refs}
+    assert len(staged) == 2 and leaves <= set(fsynced)

@@ -38,7 +38,7 @@ from aiguilleur.connectors.mdel.returns import build_return_message, return_mess
 from aiguilleur.errors import AuthError, NotFound, PermanentError, TransientError
 from aiguilleur.store.outbox import OutboxItem, ReturnMaterial
 from aiguilleur.transport.archives import ArchiveLimits
-from aiguilleur.transport.files import Readiness, ReadinessTracker, atomic_write, sync_filesystem
+from aiguilleur.transport.files import Readiness, ReadinessTracker, atomic_write
 from aiguilleur.transport.sftp import RemoteFile, SftpError, SftpRejected, SftpSession, SftpTarget
 
 logger = logging.getLogger(__name__)
@@ -281,7 +281,7 @@ class MdelChannel:
             raise outcome
 
     def send_returns(self, items: Sequence[OutboxItem]) -> list[Exception | None]:
-        """`send_return` for several returns (each of another dossier), with two filesystem syncs in all.
+        """`send_return` for several returns (each of another dossier), with two syncs in all (`GroupSync`).
 
         Every zip is written under a temporary name, the contents synced, each renamed into place,
         the names synced; then, with `sftp_push`, they are uploaded in one SFTP session. Returns each
@@ -299,9 +299,10 @@ class MdelChannel:
             except Exception as exc:  # noqa: BLE001 - the item's outcome, judged by the engine
                 outcomes[index] = exc
         written: list[tuple[int, Path]] = []
+        sync = self.context.sync
         try:
             if staged:
-                sync_filesystem(self.dirs.output)
+                sync.contents(self.dirs.output, [tmp for _, tmp, _ in staged])
             for index, tmp, final in staged:
                 # Replace, never a new name: a file already there is this very return, written by an
                 # attempt that crashed before the outbox recorded it as sent (same increment, same bytes).
@@ -311,7 +312,7 @@ class MdelChannel:
                     "mdel %s: return %s written (status %d)", self.name, final.name, items[index].code
                 )
             if written:
-                sync_filesystem(self.dirs.output)
+                sync.names(self.dirs.output, [self.dirs.output])
         except OSError as exc:
             for index, tmp, _ in staged:
                 tmp.unlink(missing_ok=True)

@@ -19,7 +19,7 @@ import logging
 import os
 import posixpath
 import threading
-from collections.abc import AsyncIterator, Awaitable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from concurrent.futures import Future
 from pathlib import Path
 from types import TracebackType
@@ -346,11 +346,13 @@ def serve_forever(
     host: str = "127.0.0.1",
     username: str = "mairie",
     stop: threading.Event | None = None,
+    on_ready: Callable[[int], None] | None = None,
 ) -> None:
     """Serve `root` over SFTP until interrupted (Ctrl-C) or until `stop` is set.
 
     `host_key` is an OpenSSH private key file, created (ed25519, mode 0600) when missing, so clients
-    keep the same pinned key across runs. Prints the known_hosts line on standard output.
+    keep the same pinned key across runs. Once listening (on a free port when `port` is 0), calls
+    `on_ready` with the port, then prints the known_hosts line on standard output.
     """
     if not host_key.exists():
         key = asyncssh.generate_private_key("ssh-ed25519")
@@ -360,6 +362,8 @@ def serve_forever(
     keys = authorized_keys if isinstance(authorized_keys, Path) else list(authorized_keys)
     server = SftpPortalServer(root, keys, username=username, host_key=host_key, host=host, port=port)
     with server:
+        if on_ready is not None:
+            on_ready(server.port)
         print(server.host_key_public, flush=True)  # the CLI user pins this line
         try:
             (stop or threading.Event()).wait()
