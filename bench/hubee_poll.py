@@ -464,7 +464,7 @@ def main(argv: list[str]) -> int:
                   f"{cpu(ours)}")  # fmt: skip
             ratio = base["s"] / ours["s"]
             verdict = "atteint" if ratio >= TARGET_RATIO else "NON atteint"
-            print(f"    rapport : {ratio:.1f} × plus rapide (objectif ≥ {TARGET_RATIO:.0f} ×, {verdict})")
+            print(f"    rapport : {ratio:.2f} × plus rapide (objectif ≥ {TARGET_RATIO:.0f} ×, {verdict})")
             floor = measure("floor", count, workdir, args.workers, latency_ms=latency)
             mb = floor["bytes"] / 1e6
             print(f"    plancher : le faux HubEE sert seul les {mb:.0f} Mo de pièces en "
