@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -189,6 +190,17 @@ def any_env(request: pytest.FixtureRequest, store: Store) -> Env:
     """Each scenario twice: in process, then over a real socket (on each store backend)."""
     e: Env = request.getfixturevalue("env" if request.param == "memory" else "served")
     return e
+
+
+def traced_peak(run: Callable[[], RunOutcome]) -> tuple[RunOutcome, int]:
+    """`run()`'s outcome and the peak of the memory Python allocated meanwhile (every thread)."""
+    tracemalloc.start()
+    try:
+        outcome = run()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return outcome, peak
 
 
 def requests_log(world: FakeHubee) -> list[tuple[str, str]]:

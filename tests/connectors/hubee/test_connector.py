@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-import tracemalloc
 from pathlib import Path
 
 import httpx
@@ -20,7 +19,7 @@ from aiguilleur.connectors.registry import Registry
 from aiguilleur.fakes.hubee import FakeHubee, OrgId, SeedFile, Subscription
 from aiguilleur.fakes.hubee.samples import sample_files
 from aiguilleur.transport.xml import parse_xml, xml_to_dict
-from tests.connectors.hubee.conftest import JDD, SAMPLES, Env, requests_log
+from tests.connectors.hubee.conftest import JDD, SAMPLES, Env, requests_log, traced_peak
 
 NAME = "etatcivil"
 AGENT = "agent"
@@ -455,12 +454,7 @@ def test_attachment_memory_does_not_grow_with_its_size(
             f.write(block)
     env.add(NAME, etatcivil)
     env.world.create_teledossier("EtatCivil", [SeedFile("big.pdf", "PJ", "application/pdf", big)])
-    tracemalloc.start()
-    try:
-        outcome = env.sync()
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    outcome, peak = traced_peak(env.sync)
     assert outcome.counts["imported"] == 1
     assert peak < 8 * 1024 * 1024, peak
     [doc] = env.dossiers()[0].documents

@@ -291,6 +291,46 @@ class HubeeClient:
         """PATCH /cases/{id}/events/{id} ``{"status":"RECEIVED"}``: we took the event into account."""
         self._call("PATCH", f"/cases/{case_id}/events/{event_id}", json={"status": wire.EVENT_RECEIVED})
 
+    def finish_event(self, case_id: str, event_id: str) -> None:
+        """PATCH /cases/{id}/events/{id} ``{"status":"SENT"}``: the author releases its ATTACH_DEPOSIT
+        once every binary is RECEIVED (research §6.4); a retry first checks that a lost try did not."""
+        path = f"/cases/{case_id}/events/{event_id}"
+
+        def sent() -> bool:
+            return self._event_once(case_id, event_id).status in (wire.EVENT_SENT, wire.EVENT_RECEIVED)
+
+        self._call_unless_done("PATCH", path, sent, json={"status": wire.EVENT_SENT})
+
+    def delete_event(self, case_id: str, event_id: str) -> bool:
+        """DELETE /cases/{id}/events/{id}: cancel our ATTACH_DEPOSIT still IN_PROGRESS. False when it
+        was gone already (404)."""
+        try:
+            self._call("DELETE", f"/cases/{case_id}/events/{event_id}")
+        except HubeeNotFound:
+            return False
+        return True
+
+    def _event_once(self, case_id: str, event_id: str) -> wire.Event:
+        response = self._once("GET", f"/cases/{case_id}/events/{event_id}")
+        return _parse(wire.Event, response, f"event {event_id}")
+
+    def _call_unless_done(self, method: str, path: str, done: Callable[[], bool], **kwargs: Any) -> None:
+        """`_call` for a request that must not be repeated once it worked: a retry (the previous try
+        may have worked, its answer lost) first asks `done`."""
+        tries = 0
+
+        def once() -> None:
+            nonlocal tries
+            tries += 1
+            if tries > 1 and done():
+                logger.info(
+                    "hubee %s: %s %s was done by the lost try", self.config.process_code, method, path
+                )
+                return
+            self._once(method, path, **kwargs)
+
+        self._retrying(f"{method} {path}", once)
+
     # -- binaries ------------------------------------------------------------------------------------
 
     def download_case_attachment(self, case_id: str, attachment_id: str, sink: Callable[[Download], T]) -> T:
@@ -300,11 +340,51 @@ class HubeeClient:
         """
         return self._download(f"/cases/{case_id}/attachments/{attachment_id}", sink)
 
+    def upload_event_attachment(
+        self,
+        case_id: str,
+        event_id: str,
+        attachment_id: str,
+        chunks: Callable[[], Iterator[bytes]],
+        *,
+        size: int,
+        sha256: str | None = None,
+    ) -> None:
+        """PUT /cases/{id}/events/{id}/attachments/{id}: the binary of a declared attachment, streamed
+        from `chunks()` (called again for each try), with its exact Content-Length and, when `sha256`
+        (hex) is given, the ``digest`` header as the platform sends it (base64 SHA-256).
+
+        HubEE refuses (400) a size differing from the declared one. A retry first checks that the
+        attachment did not become RECEIVED through a try whose answer was lost.
+        """
+        path = f"/cases/{case_id}/events/{event_id}/attachments/{attachment_id}"
+        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
+        if sha256:
+            headers["digest"] = base64.b64encode(bytes.fromhex(sha256)).decode("ascii")
+
+        def received() -> bool:
+            event = self._event_once(case_id, event_id)
+            return any(
+                a.id == attachment_id and a.status == wire.ATTACHMENT_RECEIVED for a in event.attachments
+            )
+
+        self._call_unless_done("PUT", path, received, content=_Replayable(chunks), headers=headers)
+
     def download_event_attachment(
         self, case_id: str, event_id: str, attachment_id: str, sink: Callable[[Download], T]
     ) -> T:
         """GET /cases/{id}/events/{id}/attachments/{id}, streamed into `sink` (see above)."""
         return self._download(f"/cases/{case_id}/events/{event_id}/attachments/{attachment_id}", sink)
+
+
+class _Replayable:
+    """A request body read from `chunks()` anew each time httpx sends it (a retry, a 401 renewal)."""
+
+    def __init__(self, chunks: Callable[[], Iterator[bytes]]) -> None:
+        self._chunks = chunks
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._chunks()
 
 
 def _guarded(chunks: Iterator[bytes], operation: str) -> Iterator[bytes]:

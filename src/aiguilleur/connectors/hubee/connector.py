@@ -3,8 +3,9 @@
 One synchronisation reads the queue of the connector's démarche by batches of `notifications_batch`
 until nothing new comes (research §7: a queue, not a list), handling the télédossiers of a batch in
 parallel (`workers`) and the notifications of one télédossier in order, the new case first (`intake`).
-Notifications of other démarches sharing the queue are never touched. Returns are STATUS_UPDATE events
-(`send_return`), found again by their marker when a retry follows a lost answer.
+Notifications of other démarches sharing the queue are never touched. Returns are STATUS_UPDATE events,
+or ATTACH_DEPOSIT events when they carry documents (`send_return`, `returns`), found again by their
+marker when a retry follows a lost answer.
 
 The connector keeps a small state in its cursor: notifications held for a configuration problem (so
 that each is journaled once) and consecutive failed runs; after `down_after` of them it is "down":
@@ -16,22 +17,23 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
 import httpx
 
 from aiguilleur.connectors.base import Capability, ConnectorInfo, Health, HubContext, RunContext
-from aiguilleur.connectors.hubee import mapping, wire
+from aiguilleur.connectors.hubee import mapping, returns, wire
 from aiguilleur.connectors.hubee.client import HubeeClient
 from aiguilleur.connectors.hubee.config import HubeeConfig
 from aiguilleur.connectors.hubee.deposit import Deposit
 from aiguilleur.connectors.hubee.errors import HubeeRejected
 from aiguilleur.connectors.hubee.intake import HELD, LEFT, REJECTED, Handled, Intake
 from aiguilleur.domain.statuses import Status
-from aiguilleur.errors import AiguilleurError, AuthError, PermanentError
+from aiguilleur.errors import AiguilleurError, AuthError, NotFound, PermanentError
 from aiguilleur.store.outbox import OutboxItem
+from aiguilleur.store.views import DocumentView
 
 logger = logging.getLogger(__name__)
 
@@ -250,51 +252,91 @@ class HubeeChannel:
     # -- returns -------------------------------------------------------------------------------------
 
     def send_return(self, item: OutboxItem) -> None:
-        """Tell HubEE a status change: a STATUS_UPDATE event with the mapped status and the comment.
+        """Tell HubEE a status change: a STATUS_UPDATE event with the mapped status and the comment,
+        or, when the return carries documents, an ATTACH_DEPOSIT event with them (`returns`).
 
         Idempotent: the event carries a marker of this return, so a retry after a lost answer finds the
-        event already there and sends nothing. Status 14 is told at reception by the minimal status.
-        Raises PermanentError when HubEE refuses the change (a transition its workflow forbids, a case
-        gone), AuthError when it refuses our credentials, TransientError when it cannot be reached.
+        event already there and sends nothing (or finishes the deposit). Status 14 is told at reception
+        by the minimal status. Raises PermanentError when HubEE refuses the change or the documents (a
+        transition its workflow forbids, files the démarche does not accept, a case gone), AuthError
+        when it refuses our credentials, TransientError when it cannot be reached.
         """
         payload = item.payload
         status = mapping.status_for_return(
             item.code, payload.get("previous_code"), payload.get("is_automatic", False)
         )
-        if status is None:
+        if status is None and not item.document_ids:
             logger.info(
                 "hubee %s: return %d (status %d) has nothing to tell HubEE", self.name, item.id, item.code
             )
             return
-        if item.code == Status.IMPORTED and item.dossier_id in self.intake.told_imported:
+        told = item.code == Status.IMPORTED and item.dossier_id in self.intake.told_imported
+        if told:
             self.intake.told_imported.discard(item.dossier_id)  # told at reception, moments ago
-            return
+            if not item.document_ids:
+                return
         dossier = self.context.store.dossiers.get(item.dossier_id, None)
         hubee = dossier.data.get("hubee")
         case_id = hubee.get("case_id") if isinstance(hubee, dict) else None
         if not isinstance(case_id, str):
             raise PermanentError(f"hubee {self.name}: dossier {item.external_id} has no HubEE case id")
+        files = self._outgoing(item, dossier.documents)
+        what = f"statut {status} pour le télédossier {item.external_id}"
         try:
             case = self.client.get_case(case_id)
             marker = mapping.return_marker(item.id, item.status_change_id)
-            if mapping.has_marked_event(case, marker):
+            if item.code == Status.IMPORTED and (told or mapping.minimal_covers_imported(case)):
+                status = None  # already told: the documents go without a status change
+            if files:
+                what = f"dépôt de {', '.join(f.file_name for f in files)} ({what})"
+                self._deposit(case, marker, files, status, item.comment)
+            elif mapping.has_marked_event(case, marker):
                 logger.info("hubee %s: return %d was sent already (event found)", self.name, item.id)
                 return
-            if item.code == Status.IMPORTED and mapping.minimal_covers_imported(case):
-                return
-            body = mapping.status_event(
-                status,
-                author=self.settings.event_author,
-                message=item.comment,
-                marker=marker,
-                current=case.status,
-            )
-            self.client.create_event(case_id, body)
+            elif status is not None:
+                body = mapping.status_event(
+                    status,
+                    author=self.settings.event_author,
+                    message=item.comment,
+                    marker=marker,
+                    current=case.status,
+                )
+                self.client.create_event(case_id, body)
         except AuthError as exc:
             self._record_failure(str(exc))
             raise
         except HubeeRejected as exc:
-            raise HubeeRejected(
-                f"{exc} (statut {status} pour le télédossier {item.external_id})", status=exc.status
-            ) from exc
+            raise HubeeRejected(f"{exc} ({what})", status=exc.status) from exc
         logger.info("hubee %s: case %s -> %s (return %d)", self.name, item.external_id, status, item.id)
+
+    def _outgoing(self, item: OutboxItem, documents: Sequence[DocumentView]) -> list[mapping.OutgoingFile]:
+        """The return's documents as files to declare, sized from the blob store (what is uploaded)."""
+        wanted = set(item.document_ids)
+        found = [d for d in documents if d.id in wanted]
+        if len(found) != len(wanted):
+            raise PermanentError(f"hubee {self.name}: documents du retour {item.id} introuvables")
+        try:
+            sizes = [self.context.blobs.size(d.sha256) for d in found]
+        except NotFound as exc:
+            raise PermanentError(
+                f"hubee {self.name}: un document du retour {item.id} est absent du stockage"
+            ) from exc
+        return mapping.outgoing_files(
+            (d.name, d.role, d.media_type, size, d.sha256) for d, size in zip(found, sizes, strict=True)
+        )
+
+    def _deposit(
+        self,
+        case: wire.Case,
+        marker: str,
+        files: list[mapping.OutgoingFile],
+        status: str | None,
+        comment: str,
+    ) -> None:
+        def body_of(current: str) -> dict[str, Any]:
+            new = None if status == current else status  # a deposit made again: the status is there
+            return mapping.deposit_event(
+                new, files, author=self.settings.event_author, message=comment, marker=marker, current=current
+            )
+
+        returns.send_documents(self.client, self.context.blobs, case, marker, files, body_of)

@@ -132,7 +132,7 @@ class Deposit:
             if entry is None:
                 used = {e["name"].casefold() for e in entries} | {METADATA}
                 entry = {
-                    "name": _free_name(safe_filename(att.file_name), used),
+                    "name": mapping.free_name(safe_filename(att.file_name), used),
                     "file_name": att.file_name,
                     "type": att.type,
                     "mime_type": att.mime_type,
@@ -149,15 +149,6 @@ class Deposit:
 def _folder_name(external_id: str) -> str:
     """A case number as one folder name: a slash becomes ``_`` rather than a path."""
     return safe_filename(external_id.replace("/", "_").replace("\\", "_"))
-
-
-def _free_name(name: str, used: set[str]) -> str:
-    stem, ext = Path(name).stem, Path(name).suffix
-    candidate, n = name, 0
-    while candidate.casefold() in used:
-        n += 1
-        candidate = f"{stem}.{n}{ext}"
-    return candidate
 
 
 def _read(path: Path) -> dict[str, Any] | None:

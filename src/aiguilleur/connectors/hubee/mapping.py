@@ -5,13 +5,15 @@
   by position (research §11: "référez-vous au paramètre Type");
 - statuses: the canonical codes to HubEE's (14→SI_RECEIVED, 16→IN_PROGRESS, 17→ADD_AWAITING,
   19→DONE, 15/20→REFUSED), and the STATUS_UPDATE events carrying them, marked so that a retry finds the
-  event an earlier attempt created.
+  event an earlier attempt created; a return with documents is an ATTACH_DEPOSIT event declaring them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import PurePath
 from typing import Any
 
 from aiguilleur.config import OrganisationConfig
@@ -24,6 +26,9 @@ from aiguilleur.transport.files import safe_filename
 CHANNEL = "hubee"
 MESSAGE_MAX = 1000  # Event.message, Event.comment (OpenAPI maxLength)
 AUTHOR_MAX = 255
+TYPE_MAX = 100  # Attachment.type
+RETURN_TYPE = "DocumentSI"  # business type of a returned document the agent gave no role
+DEPOSIT_MESSAGE = "Un document relatif à votre demande vous a été transmis."
 MARKER_PREFIX = "aiguilleur:"
 MINIMAL_MARKER = "aiguilleur:statut-minimal"
 MAXIMAL_MARKER = "aiguilleur:statut-maximal"
@@ -243,17 +248,84 @@ def status_event(
     status: str, *, author: str, message: str, marker: str, current: str | None = None
 ) -> dict[str, Any]:
     """The body of a STATUS_UPDATE event (research §5.6), notifying the sender."""
+    return _event(wire.STATUS_UPDATE, status, author=author, message=message, marker=marker, current=current)
+
+
+def _event(
+    action_type: str, status: str | None, *, author: str, message: str, marker: str, current: str | None
+) -> dict[str, Any]:
+    default = DEFAULT_MESSAGES.get(status, status) if status else DEPOSIT_MESSAGE
     body: dict[str, Any] = {
-        "actionType": wire.STATUS_UPDATE,
+        "actionType": action_type,
         "author": author[:AUTHOR_MAX],
         "notification": True,
-        "caseNewStatus": status,
-        "message": _clip(message.strip() or DEFAULT_MESSAGES.get(status, status)),
+        "message": _clip(message.strip() or default),
         "partnerAttributes": marker,
     }
+    if status:
+        body["caseNewStatus"] = status
     if current:
         body["caseCurrentStatus"] = current
     return body
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingFile:
+    """A document of a return as an ATTACH_DEPOSIT declares it, and the blob holding its bytes."""
+
+    file_name: str  # sanitised, unique within the event
+    type: str
+    size: int
+    mime_type: str
+    sha256: str
+
+
+def outgoing_files(documents: Iterable[tuple[str, str, str, int, str]]) -> list[OutgoingFile]:
+    """(name, role, media type, size, sha256) of a return's documents as files to declare: names made
+    safe as in the folder deposit and never twice the same; the role as business type, else `RETURN_TYPE`."""
+    files: list[OutgoingFile] = []
+    used: set[str] = set()
+    for name, role, media_type, size, sha256 in documents:
+        file_name = free_name(safe_filename(name), used)
+        used.add(file_name.casefold())
+        files.append(
+            OutgoingFile(
+                file_name=file_name,
+                type=(role or RETURN_TYPE)[:TYPE_MAX],
+                size=size,
+                mime_type=media_type or "application/octet-stream",
+                sha256=sha256,
+            )
+        )
+    return files
+
+
+def deposit_event(
+    status: str | None,
+    files: Sequence[OutgoingFile],
+    *,
+    author: str,
+    message: str,
+    marker: str,
+    current: str | None = None,
+) -> dict[str, Any]:
+    """The body of an ATTACH_DEPOSIT event carrying a return's documents (research §5.6): the status
+    change if any (None keeps the case's status), the comment as message, the files declared."""
+    body = _event(wire.ATTACH_DEPOSIT, status, author=author, message=message, marker=marker, current=current)
+    body["attachments"] = [
+        {"fileName": f.file_name, "type": f.type, "size": f.size, "mimeType": f.mime_type} for f in files
+    ]
+    return body
+
+
+def free_name(name: str, used: set[str]) -> str:
+    """`name`, or ``name.1.ext``, ``name.2.ext``… the first whose case-folded form is not in `used`."""
+    stem, ext = PurePath(name).stem, PurePath(name).suffix
+    candidate, n = name, 0
+    while candidate.casefold() in used:
+        n += 1
+        candidate = f"{stem}.{n}{ext}"
+    return candidate
 
 
 def has_marked_event(case: wire.Case, marker: str) -> bool:

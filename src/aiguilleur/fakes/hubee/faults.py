@@ -56,6 +56,8 @@ class HubeeFaults:
       found"); `purge_on_status`: binaries are purged as soon as every case that references them
       reaches this status or a later one (statusBeforeFileDeletion with no delay).
     - `gzip_responses`: JSON answers are sent with ``Content-Encoding: gzip``.
+    - `no_si_attachments`: process codes whose démarche has ``siAttachmentFormatsEnabled`` false: an
+      SI's ATTACH_DEPOSIT is refused (400) there (research §5.6).
 
     Counters: `failures_served`, `slow_served`, `corruptions_served`.
     """
@@ -66,6 +68,7 @@ class HubeeFaults:
     purge_on_status: str | None = None
     token_generation: int = 0
     purged: set[str] = field(default_factory=set)
+    no_si_attachments: set[str] = field(default_factory=set)
     failures_served: int = 0
     slow_served: int = 0
     corruptions_served: int = 0
@@ -115,6 +118,7 @@ class HubeeFaults:
         self.shuffle_notifications = False
         self.gzip_responses = False
         self.purge_on_status = None
+        self.no_si_attachments.clear()
         self._failures.clear()
         self._slow.clear()
         self._corruptions.clear()

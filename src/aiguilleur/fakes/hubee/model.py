@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Iterator
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 JsonObject = dict[str, Any]
 
 CHUNK_BYTES = 256 * 1024  # a file-backed binary is read and sent by pieces of this size
+SPILL_BYTES = 1024 * 1024  # an uploaded binary larger than this is kept in a temporary file
 
 # Case statuses (Folder.globalStatus description, SFD annex; ARCHIVED is internal).
 HUBEE_RECEIVED = "HUBEE_RECEIVED"
@@ -164,12 +167,14 @@ class Token:
 
 @dataclass(slots=True)
 class Blob:
-    """A binary kept in memory or, for big ones, in a file read by chunks when served."""
+    """A binary kept in memory or, for big ones, in a file read by chunks when served: a seeded `path`,
+    or the anonymous temporary `file` an upload was streamed into."""
 
     data: bytes | None = None
     path: Path | None = None
     size: int = 0
     digest: str = ""
+    file: IO[bytes] | None = None
 
     @classmethod
     def of(cls, content: bytes | Path) -> Blob:
@@ -183,6 +188,31 @@ class Blob:
             return cls(path=content, size=size, digest=base64.b64encode(sha.digest()).decode("ascii"))
         return cls(data=content, size=len(content), digest=sha256_b64(content))
 
+    @classmethod
+    def receive(cls, chunks: Iterable[bytes]) -> Blob:
+        """An uploaded body, read chunk by chunk: in memory while small, else in a temporary file
+        (deleted with the blob), so that a 1 GB deposit does not sit in the platform's memory."""
+        sha = hashlib.sha256()
+        head = bytearray()
+        spill: IO[bytes] | None = None
+        size = 0
+        for chunk in chunks:
+            sha.update(chunk)
+            size += len(chunk)
+            if spill is None and len(head) + len(chunk) > SPILL_BYTES:
+                spill = tempfile.TemporaryFile()  # noqa: SIM115 - owned by the blob, closed with it
+                spill.write(head)
+                head.clear()
+            if spill is not None:
+                spill.write(chunk)
+            else:
+                head += chunk
+        digest = base64.b64encode(sha.digest()).decode("ascii")
+        if spill is None:
+            return cls(data=bytes(head), size=size, digest=digest)
+        spill.flush()
+        return cls(size=size, digest=digest, file=spill)
+
     def chunks(self) -> Iterator[bytes]:
         if self.data is not None:
             yield self.data
@@ -190,6 +220,11 @@ class Blob:
             with self.path.open("rb") as f:
                 while chunk := f.read(CHUNK_BYTES):
                     yield chunk
+        elif self.file is not None:
+            offset = 0  # positional reads: several downloads of one blob may run at once
+            while chunk := os.pread(self.file.fileno(), CHUNK_BYTES, offset):
+                offset += len(chunk)
+                yield chunk
 
     def read(self) -> bytes:
         return b"".join(self.chunks())

@@ -31,6 +31,7 @@ from aiguilleur.fakes.hubee.model import (
     RECEIVED,
     Applicant,
     Attachment,
+    Blob,
     Case,
     Event,
     Folder,
@@ -145,6 +146,15 @@ def _binary(world: FakeHubee, att: Attachment, missing: str) -> httpx.Response:
         content = b"".join(content)  # in-memory blobs stay plain bytes (usable by async clients too)
     headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size), "digest": digest}
     return httpx.Response(200, headers=headers, content=content)
+
+
+def _uploaded(request: httpx.Request) -> Blob:
+    """The binary of a PUT, read from the request's stream chunk by chunk (the world does not read
+    upload bodies beforehand), so that a large upload is never whole in memory."""
+    stream = request.stream
+    if not isinstance(stream, httpx.SyncByteStream):
+        return Blob.of(request.content)
+    return Blob.receive(stream)
 
 
 def _list_param(params: httpx.QueryParams, name: str) -> list[str]:
@@ -290,7 +300,7 @@ def upload_event_attachment(world: FakeHubee, call: Call) -> httpx.Response:
     event, att = _event_attachment(world, call, "Binary meta-data is not found")
     if event.transmitter != call.subscription.organisation:
         return responses.forbidden()
-    world.state.store_binary(att, call.request.content, call.request.headers.get("digest"))
+    world.state.store_binary(att, _uploaded(call.request), call.request.headers.get("digest"))
     return responses.no_content()
 
 
@@ -366,7 +376,7 @@ def upload_folder_attachment(world: FakeHubee, call: Call) -> httpx.Response:
     att = next((a for a in folder.attachments if a.id == call.params["attachmentId"]), None)
     if att is None:
         return responses.not_found("Binary meta-data is not found")
-    world.state.store_binary(att, call.request.content, call.request.headers.get("digest"))
+    world.state.store_binary(att, _uploaded(call.request), call.request.headers.get("digest"))
     return responses.no_content()
 
 

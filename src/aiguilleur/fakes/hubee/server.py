@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import logging
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import IO, Any, Self
 
 import anyio.to_thread
 import httpx
@@ -39,7 +40,20 @@ _TIMEOUT_S = 30.0
 # its encryption before its first byte left); uvicorn's flow control paces the pieces.
 _SEND_BYTES = 256 * 1024
 # Headers uvicorn writes itself; the world's own values would be duplicated.
+_SPOOL_BYTES = 1024 * 1024  # a request body larger than this waits in a temporary file
 _SKIPPED = frozenset({"transfer-encoding", "connection", "date", "server"})
+
+
+class _SpooledStream(httpx.SyncByteStream):
+    """A request body read from its spool file by pieces."""
+
+    def __init__(self, spool: IO[bytes]) -> None:
+        self._spool = spool
+
+    def __iter__(self) -> Iterator[bytes]:
+        self._spool.seek(0)
+        while chunk := self._spool.read(_SEND_BYTES):
+            yield chunk
 
 
 def _next_chunk(chunks: Iterator[bytes]) -> bytes | None:
@@ -63,12 +77,20 @@ class HubeeAsgi:
                     return
         if scope["type"] != "http":
             return
-        body = bytearray()
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body", False):
-                break
+        # Spooled: a large upload goes to a temporary file as it arrives, never whole in memory.
+        body = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115 - closed below
+        try:
+            while True:
+                message = await receive()
+                body.write(message.get("body", b""))
+                if not message.get("more_body", False):
+                    break
+            body.seek(0)
+            await self._answer(scope, _SpooledStream(body), send)
+        finally:
+            body.close()
+
+    async def _answer(self, scope: Scope, body: httpx.SyncByteStream, send: Send) -> None:
         host, port = scope.get("server") or ("127.0.0.1", None)
         raw_path = scope.get("raw_path") or scope["path"].encode()
         query = scope.get("query_string", b"")
@@ -77,7 +99,7 @@ class HubeeAsgi:
             f"{raw_path.decode('latin-1')}{'?' + query.decode('latin-1') if query else ''}"
         )
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
-        request = httpx.Request(scope["method"], url, headers=headers, content=bytes(body))
+        request = httpx.Request(scope["method"], url, headers=headers, stream=body)
         response = await anyio.to_thread.run_sync(self.world, request)
         await send(
             {

@@ -274,6 +274,16 @@ class HubState:
             raise Refusal(responses.bad_request("an ATTACH_DEPOSIT event needs attachments"))
         if new.action_type != ATTACH_DEPOSIT and new.attachments:
             raise Refusal(responses.bad_request(f"a {new.action_type} event takes no attachment"))
+        if (
+            new.action_type == ATTACH_DEPOSIT
+            and role == "SI"
+            and case.process_code in self.faults.no_si_attachments
+        ):
+            raise Refusal(
+                responses.bad_request(
+                    f"SI attachment formats are not enabled for process {case.process_code}"
+                )
+            )
         before = case.status
         if new.case_new_status is not None:
             self.change_status(case, new.case_new_status, role)

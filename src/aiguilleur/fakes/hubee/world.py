@@ -368,8 +368,12 @@ class FakeHubee:
     # --- HTTP ----------------------------------------------------------------------------------------
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
-        """Answer one request; routes on method and path (any host), like ``httpx.MockTransport``."""
-        request.read()
+        """Answer one request; routes on method and path (any host), like ``httpx.MockTransport``.
+
+        The body of a PUT (a binary upload) is left in the request's stream for its handler to read
+        by chunks; every other body is read first."""
+        if request.method != "PUT":
+            request.read()
         path = request.url.path
         with self._lock:
             delay = self.faults.take_delay(path)
