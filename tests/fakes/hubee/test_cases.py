@@ -242,6 +242,30 @@ def test_subscriber_deposit_needs_uploads_of_the_declared_size_before_release(
     assert hubee.case(case.id).status == "DONE"
 
 
+def test_subscriber_deposit_refused_where_si_formats_are_not_enabled(hubee: FakeHubee, si: Api) -> None:
+    case = hubee.seed_one()
+    hubee.faults.no_si_attachments.add("EtatCivil")
+    declared = {"fileName": "a.pdf", "type": "ATT", "size": 3, "mimeType": "application/pdf"}
+    body = {"actionType": "ATTACH_DEPOSIT", "notification": True, "caseNewStatus": "SI_RECEIVED"}
+    refused = si.post(f"/cases/{case.id}/events", json={**body, "attachments": [declared]})
+    assert refused.status_code == 400
+    assert "not enabled for process EtatCivil" in refused.json()["errors"][0]["message"]
+    assert (hubee.case(case.id).status, hubee.case(case.id).events) == ("HUBEE_NOTIFIED", [])
+
+
+def test_large_upload_is_kept_out_of_memory(hubee: FakeHubee, si: Api) -> None:
+    case = hubee.seed_one()
+    content = bytes(range(256)) * 8 * 1024  # 2 MiB: beyond what the platform keeps in memory
+    declared = {"fileName": "a.pdf", "type": "ATT", "size": len(content), "mimeType": "application/pdf"}
+    body = {"actionType": "ATTACH_DEPOSIT", "notification": True, "attachments": [declared]}
+    created = si.post(f"/cases/{case.id}/events", json=body).json()
+    url = f"/cases/{case.id}/events/{created['id']}/attachments/{created['attachments'][0]['id']}"
+    assert si.put(url, content=content).status_code == 204
+    [att] = hubee.case(case.id).events[0].attachments
+    assert att.blob is not None and att.blob.data is None and att.blob.file is not None
+    assert si.get(url).content == content
+
+
 def test_sender_messages_and_closing_reach_the_subscriber(hubee: FakeHubee, si: Api) -> None:
     case = hubee.seed_one()
     for status in ("SI_RECEIVED", "IN_PROGRESS", "DONE"):
