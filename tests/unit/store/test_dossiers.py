@@ -289,3 +289,28 @@ def test_receive_many_is_one_outcome_per_dossier_in_order(store):
 
 def test_receive_many_of_nothing_writes_nothing(store):
     assert store.dossiers.receive_many([]) == []
+
+
+def test_groups_received_at_once_by_two_workers_make_one_dossier_per_reference(store):
+    """Two processes importing the same new demands (two versions each) at the same moment."""
+    numbers = [f"A-1-RACE{n}" for n in range(5)]
+    outcomes: dict[str, list] = {}
+    barrier = threading.Barrier(2)
+
+    def worker(name: str) -> None:
+        group = [demand(number, message_id=f"{name}-{number}") for number in numbers]
+        barrier.wait(timeout=10)
+        outcomes[name] = store.dossiers.receive_many(group)
+
+    threads = [threading.Thread(target=worker, args=(name,)) for name in ("w1", "w2")]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=60)
+
+    assert store.dossiers.search(DossierFilter(), None).total == len(numbers)
+    for index in range(len(numbers)):
+        pair = sorted((outcomes["w1"][index].outcome, outcomes["w2"][index].outcome))
+        assert pair == ["created", "updated"]
+        assert outcomes["w1"][index].dossier_id == outcomes["w2"][index].dossier_id
+    assert len(store.outbox.list()) == len(numbers)  # one first return per dossier, not two
