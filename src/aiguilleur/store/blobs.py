@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from aiguilleur.errors import NotFound, RejectedItemError
-from aiguilleur.transport.files import GroupSync
+from aiguilleur.transport.files import GroupSync, fsync_dir
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class BlobStore:
         staged, ref = self._write_tmp(chunks, expected_sha256, expected_size, max_bytes)
         touched = _Touched()
         try:
-            _sync([staged])
+            staged.sync()
             self._place(staged.tmp, ref.sha256, touched)
         except BaseException:
             staged.drop()
@@ -83,18 +83,17 @@ class BlobStore:
         """Blobs written together and published together when the block ends without error.
 
         Each ``put_stream`` of the batch writes its content under ``tmp/``; at the end of the block the
-        files are fsynced, renamed into place, then each directory that gained an entry is fsynced once
-        (not once per blob: the renames and mkdirs of the batch share one journal commit), so that on
-        leaving the block every blob is as durable as after `put_stream`. Nothing is visible before
-        that. When the block raises, nothing is published and the temporary files are removed.
+        batch is published by `publish_all`, so that on leaving the block every blob is as durable as
+        after `put_stream`. Nothing is visible before that. When the block raises, nothing is published
+        and the temporary files are removed.
         """
-        staged = BlobBatch(self)
+        staged = self.stage()
         try:
             yield staged
         except BaseException:
             staged.discard()
             raise
-        staged.publish()
+        self.publish_all([staged])
 
     def stage(self) -> BlobBatch:
         """A batch written without syncs, to be published with others by `publish_all` (or discarded).
@@ -102,7 +101,7 @@ class BlobStore:
         For many small blobs written together: an fsync per file and per directory costs more than the
         writing itself, `publish_all` makes a whole group durable with two filesystem syncs.
         """
-        return BlobBatch(self, deferred=True)
+        return BlobBatch(self)
 
     def publish_all(self, batches: Sequence[BlobBatch]) -> None:
         """Publish several batches at once: contents synced, renamed into place, names synced.
@@ -293,14 +292,10 @@ class BlobStore:
 class BlobBatch:
     """Blobs staged under ``tmp/`` and published together: see `BlobStore.batch`."""
 
-    #: Staged files kept open until they are synced; when this many are, they are synced at once.
-    MAX_OPEN = 32
-
-    def __init__(self, store: BlobStore, *, deferred: bool = False) -> None:
+    def __init__(self, store: BlobStore) -> None:
         self.store = store
-        self.deferred = deferred  # files closed unsynced, for `BlobStore.publish_all`
-        self._staged: dict[str, _Staged] = {}  # sha256 -> its temporary file
-        self._touched = _Touched()  # directories made while staging (deferred), synced when published
+        self._staged: dict[str, _Staged] = {}  # sha256 -> its temporary file, closed unsynced
+        self._touched = _Touched()  # directories made while staging, synced when published
 
     def put_stream(
         self,
@@ -316,14 +311,9 @@ class BlobBatch:
             staged.drop()
             return ref
         self._staged[ref.sha256] = staged
-        if self.deferred:
-            staged.close()
-            # its fan-out directories made now, in the writer's thread: `publish_all` only renames
-            self.store._make_dirs(ref.sha256, self._touched)
-            return ref
-        open_files = [s for s in self._staged.values() if s.fd is not None]
-        if len(open_files) >= self.MAX_OPEN:
-            _sync(open_files)
+        staged.close()
+        # its fan-out directories made now, in the writer's thread: `publish_all` only renames
+        self.store._make_dirs(ref.sha256, self._touched)
         return ref
 
     def put_bytes(self, data: bytes) -> BlobRef:
@@ -339,18 +329,8 @@ class BlobBatch:
             return f.read(max_bytes)
 
     def publish(self) -> None:
-        """Sync the staged files, rename them into place, then sync each directory touched, once."""
-        if self.deferred:
-            self.store.publish_all([self])
-            return
-        touched = _Touched()
-        try:
-            _sync(list(self._staged.values()))
-            self._place_all(touched)
-        except BaseException:
-            self.discard()
-            raise
-        self.store._sync_touched(touched)
+        """Publish this batch alone (see `BlobStore.publish_all`)."""
+        self.store.publish_all([self])
 
     def _place_all(self, touched: _Touched) -> None:
         while self._staged:
@@ -379,7 +359,7 @@ class _Touched:
 
 @dataclass
 class _Staged:
-    """A temporary file of ``tmp/``; ``fd`` stays open until the file is synced."""
+    """A temporary file of ``tmp/``; ``fd`` stays open until the file is synced or closed."""
 
     tmp: Path
     fd: int | None
@@ -388,22 +368,18 @@ class _Staged:
         self.close()
         self.tmp.unlink(missing_ok=True)
 
+    def sync(self) -> None:
+        """fsync the file, then close it (closed either way); raises what the fsync raised."""
+        try:
+            if self.fd is not None:
+                os.fsync(self.fd)
+        finally:
+            self.close()
+
     def close(self) -> None:
         if self.fd is not None:
             fd, self.fd = self.fd, None
             os.close(fd)
-
-
-def _sync(files: list[_Staged]) -> None:
-    """fsync the files still open, then close them; raises what an fsync raised."""
-    unsynced = [f for f in files if f.fd is not None]
-    try:
-        for f in unsynced:
-            if f.fd is not None:
-                os.fsync(f.fd)
-    finally:
-        for f in unsynced:
-            f.close()
 
 
 def _checked(sha: str) -> str:
@@ -436,12 +412,4 @@ def _ensure_dir(directory: Path) -> None:
 def _fsync_dirs(directories: Iterable[Path]) -> None:
     # the first fsync commits the journal with every rename and mkdir of the batch; the others are cheap
     for directory in directories:
-        _fsync_dir(directory)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        fsync_dir(directory)

@@ -41,20 +41,18 @@ _CLAIM = (
     )
     .values(state="sending", claimed_until=bindparam("b_until", type_=_OUTBOX.claimed_until.type))
 )
-_SENT = update(_OUTBOX_TABLE).values(
-    state="sent",
-    sent_at=bindparam("b_now", type_=_OUTBOX.sent_at.type),
-    claimed_until=None,
-    last_error=None,
-    attempts=_OUTBOX.attempts + 1,
+_MARK_SENT = (
+    update(_OUTBOX_TABLE)
+    .where(_OUTBOX.id.in_(bindparam("b_ids", expanding=True)), _OUTBOX.state != "sent")
+    .values(
+        state="sent",
+        sent_at=bindparam("b_now", type_=_OUTBOX.sent_at.type),
+        claimed_until=None,
+        last_error=None,
+        attempts=_OUTBOX.attempts + 1,
+    )
+    .returning(_OUTBOX.id, _OUTBOX.status_change_id, _OUTBOX.dossier_id, _OUTBOX.connector, _OUTBOX.payload)
 )
-_MARK_SENT = _SENT.where(_OUTBOX.id == bindparam("b_id"), _OUTBOX.state != "sent").returning(
-    _OUTBOX.status_change_id, _OUTBOX.dossier_id, _OUTBOX.connector, _OUTBOX.payload
-)
-_MARK_SENT_MANY = _SENT.where(
-    _OUTBOX.id.in_(bindparam("b_ids", expanding=True)), _OUTBOX.state != "sent"
-).returning(_OUTBOX.id, _OUTBOX.status_change_id, _OUTBOX.dossier_id, _OUTBOX.connector, _OUTBOX.payload)
-_EXISTS = select(_OUTBOX.id).where(_OUTBOX.id == bindparam("b_id"))
 _EXISTING = select(_OUTBOX.id).where(_OUTBOX.id.in_(bindparam("b_ids", expanding=True)))
 _INSERT = insert(_OUTBOX_TABLE)
 _CHANGE_DOCUMENTS = (
@@ -272,7 +270,7 @@ class Outbox:
         """
         now = self.store.now()
         with self.store.write() as s:
-            self._mark_sent(s, item_id, now)
+            self._mark_sent(s, [item_id], now)
             return claim_next is not None and self._claim(s, claim_next, now, lease_s)
 
     def mark_sent_many(self, item_ids: Sequence[int]) -> None:
@@ -283,46 +281,33 @@ class Outbox:
         if not item_ids:
             return
         now = self.store.now()
-        ids = list(item_ids)
         with self.store.write() as s:
-            rows = s.execute(_MARK_SENT_MANY, {"b_ids": ids, "b_now": now}).all()
-            marked = {row[0] for row in rows}
-            if len(marked) < len(set(ids)):
-                left = [i for i in ids if i not in marked]
-                found = set(s.scalars(_EXISTING, {"b_ids": left}))
-                unknown = [i for i in left if i not in found]  # the others: sent already, by a late answer
-                if unknown:
-                    raise NotFound(f"retour {unknown[0]} introuvable")
-            self.store.statuses.transmitted_many(s, [row[1] for row in rows], now)
-            self.store.journal.add_many(
-                s,
-                [
-                    self.store.journal.entry(
-                        "return",
-                        f"Retour du statut {payload.get('code')} transmis",
-                        dossier_id=dossier_id,
-                        connector=connector,
-                        at=now,
-                    )
-                    for _, _, dossier_id, connector, payload in sorted(rows)
-                ],
-            )
+            self._mark_sent(s, list(item_ids), now)
 
-    def _mark_sent(self, s: Session, item_id: int, now: datetime) -> None:
-        row = s.execute(_MARK_SENT, {"b_id": item_id, "b_now": now}).first()
-        if row is not None:
-            change_id, dossier_id, connector, payload = row
-            self.store.statuses.transmitted(s, change_id, now)
-            self.store.journal.add(
-                s,
-                "return",
-                f"Retour du statut {payload.get('code')} transmis",
-                dossier_id=dossier_id,
-                connector=connector,
-            )
-        elif s.scalar(_EXISTS, {"b_id": item_id}) is None:
-            raise NotFound(f"retour {item_id} introuvable")
-        # else: sent already, by an attempt whose answer came late
+    def _mark_sent(self, s: Session, ids: list[int], now: datetime) -> None:
+        """Mark returns sent by one statement; those sent already (a late answer) are left as they are."""
+        rows = s.execute(_MARK_SENT, {"b_ids": ids, "b_now": now}).all()
+        marked = {row[0] for row in rows}
+        if len(marked) < len(set(ids)):
+            left = [i for i in ids if i not in marked]
+            found = set(s.scalars(_EXISTING, {"b_ids": left}))
+            unknown = [i for i in left if i not in found]  # the others: sent already, by a late answer
+            if unknown:
+                raise NotFound(f"retour {unknown[0]} introuvable")
+        self.store.statuses.transmitted_many(s, [row[1] for row in rows], now)
+        self.store.journal.add_many(
+            s,
+            [
+                self.store.journal.entry(
+                    "return",
+                    f"Retour du statut {payload.get('code')} transmis",
+                    dossier_id=dossier_id,
+                    connector=connector,
+                    at=now,
+                )
+                for _, _, dossier_id, connector, payload in sorted(rows)
+            ],
+        )
 
     def mark_failed(self, item_id: int, error: str, *, retry_at: datetime | None) -> str:
         """A delivery failed: ``pending`` until ``retry_at``, or ``dead`` when None; returns the state."""

@@ -19,13 +19,7 @@ if TYPE_CHECKING:
     from aiguilleur.store.repository import Store
 
 _CHANGES = t.Base.metadata.tables[t.StatusChange.__tablename__].c
-# a plain Core statement: the session's objects are not synchronised (see `transmitted`)
-_TRANSMIT = (
-    update(t.Base.metadata.tables[t.StatusChange.__tablename__])
-    .where(_CHANGES.id == bindparam("b_id"), _CHANGES.transmitted_at.is_(None))
-    .values(transmitted_at=bindparam("b_now", type_=_CHANGES.transmitted_at.type))
-    .returning(_CHANGES.code, _CHANGES.undone_at, _CHANGES.dossier_id)
-)
+# a plain Core statement: the session's objects are not synchronised (see `transmitted_many`)
 _TRANSMIT_MANY = (
     update(t.Base.metadata.tables[t.StatusChange.__tablename__])
     .where(_CHANGES.id.in_(bindparam("b_ids", expanding=True)), _CHANGES.transmitted_at.is_(None))
@@ -154,16 +148,11 @@ class Statuses:
         row.status, row.updated_at = int(code), now
         return change
 
-    def transmitted(self, s: Session, change_id: int, now: datetime) -> t.StatusChange | None:
-        """Record that a change reached the channel; returns the automatic closure it triggers, if any."""
-        marked = s.execute(_TRANSMIT, {"b_id": change_id, "b_now": now}).first()
-        if marked is None:  # unknown, or transmitted already
-            return None
-        code, undone_at, dossier_id = marked
-        return self._after_transmission(s, change_id, code, undone_at, dossier_id, now)
-
     def transmitted_many(self, s: Session, change_ids: Sequence[int], now: datetime) -> None:
-        """`transmitted` for several changes (each of another dossier), marked by one statement."""
+        """Record that changes (each of another dossier) reached the channel, marked by one statement.
+
+        A 15, 19 or 20 transmitted closes its dossier (100) automatically, its return queued.
+        """
         if not change_ids:
             return
         marked = s.execute(_TRANSMIT_MANY, {"b_ids": list(change_ids), "b_now": now}).all()

@@ -1,4 +1,4 @@
-"""BlobStore.batch: blobs staged under tmp/, published together, every directory synced once."""
+"""BlobStore.batch and stage/publish_all: blobs staged under tmp/, published together, synced by group."""
 
 from __future__ import annotations
 
@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
-import aiguilleur.store.blobs as blobs_module
 import aiguilleur.transport.files as files_module
 from aiguilleur.errors import NotFound, RejectedItemError
-from aiguilleur.store.blobs import BlobBatch, BlobRef, BlobStore
+from aiguilleur.store.blobs import BlobRef, BlobStore
 from aiguilleur.transport.files import GroupSync
 
 
@@ -23,16 +22,22 @@ def store(tmp_path: Path) -> BlobStore:
 
 
 @pytest.fixture
+def per_file(tmp_path: Path) -> BlobStore:
+    """A store whose groups are synced file by file and directory by directory (``group_sync = files``)."""
+    return BlobStore(tmp_path / "blobs", sync=GroupSync(per_file=True))
+
+
+@pytest.fixture
 def synced(monkeypatch: pytest.MonkeyPatch) -> Counter[Path]:
     """The directories fsynced, with how many times each."""
     calls: Counter[Path] = Counter()
-    real = blobs_module._fsync_dir
+    real = files_module._fsync_dir
 
     def record(directory: Path) -> None:
         calls[directory] += 1
         real(directory)
 
-    monkeypatch.setattr(blobs_module, "_fsync_dir", record)
+    monkeypatch.setattr(files_module, "_fsync_dir", record)
     return calls
 
 
@@ -100,19 +105,17 @@ def test_read_gives_a_staged_blob_back(store: BlobStore) -> None:
             batch.read(sha(b"never staged"), 100)
 
 
-def test_many_blobs_never_keep_more_than_max_open_files_open(
-    store: BlobStore, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(BlobBatch, "MAX_OPEN", 3)
+def test_staged_blobs_keep_no_file_open(store: BlobStore) -> None:
     with store.batch() as batch:
         refs = [batch.put_bytes(b"blob %d" % i) for i in range(10)]
         open_files = [s for s in batch._staged.values() if s.fd is not None]
-        assert len(open_files) < 3
+        assert open_files == []
 
     assert all(store.exists(r.sha256) for r in refs)
 
 
-def test_publishing_syncs_each_directory_touched_once(store: BlobStore, synced: Counter[Path]) -> None:
+def test_publishing_syncs_each_directory_touched_once(per_file: BlobStore, synced: Counter[Path]) -> None:
+    store = per_file
     contents = [b"blob %d" % i for i in range(20)]
     with store.batch() as batch:
         for data in contents:
@@ -124,7 +127,8 @@ def test_publishing_syncs_each_directory_touched_once(store: BlobStore, synced: 
     assert set(synced.values()) == {1}
 
 
-def test_fan_out_directories_are_remembered_once_synced(store: BlobStore, synced: Counter[Path]) -> None:
+def test_fan_out_directories_are_remembered_once_synced(per_file: BlobStore, synced: Counter[Path]) -> None:
+    store = per_file
     store.put_bytes(b"first")
     leaf = store.path(sha(b"first")).parent
     synced.clear()
@@ -135,11 +139,15 @@ def test_fan_out_directories_are_remembered_once_synced(store: BlobStore, synced
     assert set(synced) == {leaf}
 
 
-def test_a_directory_not_synced_is_not_remembered(store: BlobStore, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_directory_not_synced_is_not_remembered(
+    per_file: BlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = per_file
+
     def failing(directory: Path) -> None:
         raise OSError("EIO")
 
-    monkeypatch.setattr(blobs_module, "_fsync_dir", failing)
+    monkeypatch.setattr(files_module, "_fsync_dir", failing)
     with pytest.raises(OSError, match="EIO"), store.batch() as batch:
         batch.put_bytes(b"lost?")
 

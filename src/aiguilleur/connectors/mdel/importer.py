@@ -10,7 +10,7 @@ directory at the start of a run (left by a crash) is simply imported again.
 
 An import is two halves: `prepare` (files only, no database, no sync) and `import_group` (the blobs
 made durable, the receipt, then the move to done or error), so that the channel reads the next zips
-while it receives the previous ones, by groups (see `pipeline`). `import_one` does both for one file.
+while it receives the previous ones, by groups (see `pipeline`).
 """
 
 from __future__ import annotations
@@ -131,25 +131,6 @@ def prepare(work_path: Path, *, connector: str, context: HubContext, limits: Arc
         batch.discard()
         raise
     return Prepared(work_path, dossier, blobs=batch)
-
-
-def import_one(
-    work_path: Path,
-    *,
-    connector: str,
-    context: HubContext,
-    dirs: Directories,
-    limits: ArchiveLimits,
-) -> ImportResult:
-    """Import the demand zip `work_path`, already in the work directory (see `claim`).
-
-    `prepare` then `import_group` for this one file: see them.
-    """
-    prepared = prepare(work_path, connector=connector, context=context, limits=limits)
-    moves = DoneMoves(dirs.done)
-    (result,) = import_group([prepared], connector=connector, context=context, dirs=dirs, moves=moves)
-    moves.flush()
-    return result
 
 
 def import_group(
