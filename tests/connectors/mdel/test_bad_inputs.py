@@ -8,6 +8,7 @@ usual and the run stays "ok": a rejected file is the sender's problem, not a fai
 
 from __future__ import annotations
 
+import functools
 import os
 import zipfile
 from collections.abc import Callable
@@ -17,15 +18,12 @@ from typing import Any
 
 import pytest
 
-from aiguilleur.config import Config, ConnectorEntry, HubSettings
-from aiguilleur.connectors.mdel import MdelChannel, MdelConfig
-from aiguilleur.connectors.registry import Registry
-from aiguilleur.engine.hub import Hub
 from aiguilleur.engine.runner import run_connector
 from aiguilleur.store.blobs import BlobStore
 from aiguilleur.store.dossiers import DossierFilter
 from aiguilleur.store.repository import Store
-from tests.conftest import ORGANISATIONS, Clock
+from tests.conftest import Clock
+from tests.connectors.mdel import world as world_module
 from tests.connectors.mdel.builders import (
     AEC,
     BROKEN,
@@ -37,8 +35,8 @@ from tests.connectors.mdel.builders import (
     with_raw_names,
     zip_name,
 )
+from tests.connectors.mdel.world import NAME, World
 
-NAME = "msp"
 GOOD = zip_name(RCO)  # A-2-RC8S4N1P-RCO-LA-1.zip, routed to Cannes
 BAD = zip_name(AEC)  # A-1-K7EC2T4Q-AEC-LA-1.zip, routed to Nice when it is readable
 PJ = "A-1-K7EC2T4Q-AEC-LA-pj-ji-1-1.pdf"  # the attachment AEC's message.xml lists
@@ -257,44 +255,9 @@ CASES = [
 ]
 
 
-@dataclass
-class World:
-    hub: Hub
-    store: Store
-    root: Path
-
-    def names(self, which: str) -> list[str]:
-        path = self.root / which
-        return sorted(p.name for p in path.iterdir()) if path.exists() else []
-
-
 @pytest.fixture
 def make_world(store: Store, blobs: BlobStore, clock: Clock, tmp_path: Path) -> Callable[..., World]:
-    def make(**settings: Any) -> World:
-        root = tmp_path / "mdel"
-        mdel = MdelConfig(
-            input_dir=str(root / "in"),
-            work_dir=str(root / "work"),
-            output_dir=str(root / "out"),
-            error_dir=str(root / "error"),
-            done_dir=str(root / "done"),
-            log_dir=str(root / "logs"),
-            min_age=0,
-            **settings,
-        )
-        registry = Registry()
-        registry.register(MdelChannel)
-        config = Config(
-            base_dir=tmp_path,
-            hub=HubSettings(),
-            organisations=list(ORGANISATIONS),
-            connectors={NAME: ConnectorEntry("mdel", NAME, mdel)},
-        )
-        hub = Hub(config=config, store=store, blobs=blobs, registry=registry)
-        hub.connectors[NAME] = MdelChannel(NAME, mdel, hub.context())
-        return World(hub, store, root)
-
-    return make
+    return functools.partial(world_module.make_world, store, blobs, clock, tmp_path, min_age=0)
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -6,27 +6,23 @@ import io
 import os
 import threading
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 import aiguilleur.transport.files as files_module
-from aiguilleur.config import Config, ConnectorEntry, HubSettings
 from aiguilleur.connectors.base import Capability, RunContext, RunReport
 from aiguilleur.connectors.mdel import MdelChannel, MdelConfig
 from aiguilleur.connectors.registry import Registry
-from aiguilleur.engine.hub import Hub
-from aiguilleur.engine.runner import RunOutcome, run_connector
+from aiguilleur.engine.runner import run_connector
 from aiguilleur.store.blobs import BlobStore
-from aiguilleur.store.dossiers import DossierFilter
 from aiguilleur.store.repository import Store
 from aiguilleur.transport.files import GroupSync
 from aiguilleur.transport.xml import find_text, parse_xml
-from tests.conftest import ORGANISATIONS, Clock
+from tests.conftest import Clock
+from tests.connectors.mdel.world import NAME, World, make_world
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "mdel"
-NAME = "msp"
 COMMENT_14 = "Le dossier a été reçu et sera traité prochainement."
 AEC = ("AEC-LA", "A-1-K7EC2T4Q")  # routed to 06088, Nice
 RCO = ("RCO-LA", "A-2-RC8S4N1P")  # routed to 06029, Cannes
@@ -34,62 +30,9 @@ ILE = ("ILE-LA", "A-3-EL5Q9W2D")  # routed to " 06088 " (padded), Nice
 PDF = b"%PDF-1.4\n% fictional test document\n%%EOF\n"
 
 
-@dataclass
-class World:
-    hub: Hub
-    store: Store
-    clock: Clock
-    root: Path
-
-    def dir(self, which: str) -> Path:
-        return self.root / which
-
-    def drop(self, name: str, data: bytes, *, age_s: float = 60.0) -> Path:
-        """Put a file in the input directory, its mtime `age_s` before the test clock."""
-        path = self.dir("in") / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        stamp = self.clock().timestamp() - age_s
-        os.utime(path, (stamp, stamp))
-        return path
-
-    def sync(self) -> RunOutcome:
-        return run_connector(self.hub, NAME)
-
-    def names(self, which: str) -> list[str]:
-        path = self.dir(which)
-        return sorted(p.name for p in path.iterdir()) if path.exists() else []
-
-    def dossier_ids(self) -> list[str]:
-        return [d.id for d in self.store.dossiers.search(DossierFilter(), None).items]
-
-
 @pytest.fixture
 def world(store: Store, blobs: BlobStore, clock: Clock, tmp_path: Path) -> World:
     return make_world(store, blobs, clock, tmp_path)
-
-
-def make_world(store: Store, blobs: BlobStore, clock: Clock, tmp_path: Path) -> World:
-    root = tmp_path / "mdel"
-    settings = MdelConfig(
-        input_dir=str(root / "in"),
-        work_dir=str(root / "work"),
-        output_dir=str(root / "out"),
-        error_dir=str(root / "error"),
-        done_dir=str(root / "done"),
-        log_dir="mdel/logs",  # relative: taken from the configuration's folder
-    )
-    registry = Registry()
-    registry.register(MdelChannel)
-    config = Config(
-        base_dir=tmp_path,
-        hub=HubSettings(),
-        organisations=list(ORGANISATIONS),
-        connectors={NAME: ConnectorEntry("mdel", NAME, settings)},
-    )
-    hub = Hub(config=config, store=store, blobs=blobs, registry=registry)
-    hub.connectors[NAME] = MdelChannel(NAME, settings, hub.context())
-    return World(hub, store, clock, root)
 
 
 def demand_zip(

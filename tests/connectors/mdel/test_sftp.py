@@ -6,9 +6,8 @@ tests/sshd.py, and the portal's own asyncssh server.
 
 from __future__ import annotations
 
-import os
+import functools
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,19 +15,14 @@ import asyncssh
 import pytest
 
 import aiguilleur.connectors.mdel.connector as connector_module
-from aiguilleur.config import Config, ConnectorEntry, HubSettings
-from aiguilleur.connectors.mdel import MdelChannel, MdelConfig
-from aiguilleur.connectors.registry import Registry
-from aiguilleur.engine.hub import Hub
-from aiguilleur.engine.runner import RunOutcome, run_connector
 from aiguilleur.fakes.mdel_portal import MdelPortal, SftpPortalServer
 from aiguilleur.store.blobs import BlobStore
-from aiguilleur.store.dossiers import DossierFilter
 from aiguilleur.store.repository import Store
 from tests.conftest import ORGANISATIONS, Clock
+from tests.connectors.mdel import world as world_module
+from tests.connectors.mdel.world import NAME, World
 from tests.sshd import SshdServer
 
-NAME = "msp"
 _PORTAL = MdelPortal(seed=7)
 _AEC = _PORTAL.make_demand("AEC-LA", "06088", pdf_bytes=2_000)  # Nice
 _RCO = _PORTAL.make_demand("RCO-LA", "06029", pdf_bytes=2_000)  # Cannes
@@ -48,71 +42,13 @@ def store(tmp_path: Path, clock: Clock) -> Iterator[Store]:
     s.close()
 
 
-@dataclass
-class World:
-    hub: Hub
-    store: Store
-    clock: Clock
-    root: Path
-
-    def dir(self, which: str) -> Path:
-        return self.root / which
-
-    def drop(self, name: str, data: bytes) -> None:
-        """Put a file in the input directory, a minute older than the test clock."""
-        path = self.dir("in") / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        stamp = self.clock().timestamp() - 60
-        os.utime(path, (stamp, stamp))
-
-    def sync(self) -> RunOutcome:
-        return run_connector(self.hub, NAME)
-
-    def names(self, which: str) -> list[str]:
-        path = self.dir(which)
-        return sorted(p.name for p in path.iterdir()) if path.exists() else []
-
-    def dossier_ids(self) -> list[str]:
-        return [d.id for d in self.store.dossiers.search(DossierFilter(), None).items]
-
-    def sync_log(self) -> str:
-        return (self.dir("logs") / self.names("logs")[-1]).read_text()
-
-
 WorldFactory = Callable[..., World]
 
 
 @pytest.fixture
 def make_world(store: Store, blobs: BlobStore, clock: Clock, tmp_path: Path) -> WorldFactory:
     """A hub with one MDEL channel whose settings add `sftp` (e.g. sftp_pull=…, sftp_push=…)."""
-
-    def make(**sftp: Any) -> World:
-        root = tmp_path / "mdel"
-        settings = MdelConfig.model_validate(
-            {
-                "input_dir": str(root / "in"),
-                "work_dir": str(root / "work"),
-                "output_dir": str(root / "out"),
-                "error_dir": str(root / "error"),
-                "done_dir": str(root / "done"),
-                "log_dir": str(root / "logs"),
-                **sftp,
-            }
-        )
-        registry = Registry()
-        registry.register(MdelChannel)
-        config = Config(
-            base_dir=tmp_path,
-            hub=HubSettings(),
-            organisations=list(ORGANISATIONS),
-            connectors={NAME: ConnectorEntry("mdel", NAME, settings)},
-        )
-        hub = Hub(config=config, store=store, blobs=blobs, registry=registry)
-        hub.connectors[NAME] = MdelChannel(NAME, settings, hub.context())
-        return World(hub, store, clock, root)
-
-    return make
+    return functools.partial(world_module.make_world, store, blobs, clock, tmp_path)
 
 
 def endpoint(server: SshdServer, folder: str, **changes: str) -> dict[str, str]:

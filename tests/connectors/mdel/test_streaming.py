@@ -11,7 +11,8 @@ import pytest
 import aiguilleur.connectors.mdel.members as members
 from aiguilleur.store.dossiers import DossierFilter
 from tests.connectors.mdel import test_connector
-from tests.connectors.mdel.test_connector import AEC, DATA, World, demand_zip
+from tests.connectors.mdel.test_connector import AEC, DATA, demand_zip
+from tests.connectors.mdel.world import World
 
 world = test_connector.world  # the fixture: a channel over real directories
 
