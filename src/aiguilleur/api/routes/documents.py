@@ -105,8 +105,8 @@ async def upload_document(
     blob store; a file over the limit (50 MB by default) is refused with 413.
     """
     max_bytes: int = request.app.state.max_upload_bytes
-    await run_in_threadpool(_check_visible, hub, dossier_id, principal.scope)
-    limited = _limited(request, max_bytes)
+    await run_in_threadpool(check_visible, hub, dossier_id, principal.scope)
+    limited = limited_body(request, max_bytes)
     async with limited.form(max_files=1, max_fields=4, max_part_size=4096) as form:
         upload = form.get("file")
         role = form.get("role", "")
@@ -134,7 +134,7 @@ async def upload_document(
     return doc
 
 
-def _limited(request: Request, max_bytes: int) -> Request:
+def limited_body(request: Request, max_bytes: int) -> Request:
     """The request, whose body raises ``PayloadTooLarge`` once past the limit (before it is spooled)."""
     limit = max_bytes + MULTIPART_SLACK_BYTES
     too_large = PayloadTooLarge(f"document refusé : plus de {max_bytes} octets")
@@ -155,7 +155,8 @@ def _limited(request: Request, max_bytes: int) -> Request:
     return Request(request.scope, receive)
 
 
-def _check_visible(hub: Hub, dossier_id: str, scope: frozenset[str] | None) -> None:
+def check_visible(hub: Hub, dossier_id: str, scope: frozenset[str] | None) -> None:
+    """Raise NotFound unless the dossier exists within `scope` (before an upload is read)."""
     with hub.store.read() as s:
         hub.store.dossiers.get_row(s, dossier_id, scope)  # NotFound outside the scope
 

@@ -17,10 +17,9 @@ from fastapi import APIRouter, Path, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.responses import RedirectResponse, Response, StreamingResponse
-from starlette.types import Message
 
 from aiguilleur.api.problems import PayloadTooLarge
-from aiguilleur.api.routes.documents import content_disposition, media_type
+from aiguilleur.api.routes.documents import check_visible, content_disposition, limited_body, media_type
 from aiguilleur.engine.hub import Hub
 from aiguilleur.errors import NotFound, RejectedItemError, StoreError
 from aiguilleur.store.views import DocumentView
@@ -39,7 +38,6 @@ SIGNATURES = (
     (b"GIF87a", "image/gif"),
     (b"GIF89a", "image/gif"),
 )
-MULTIPART_SLACK_BYTES = 64 * 1024
 
 
 def sniff(head: bytes) -> str | None:
@@ -106,8 +104,8 @@ async def upload(dossier_id: DossierId, request: Request, hub: HubDep, user: Ope
     """A document (field ``fichier``, optional ``type``) attached to the dossier's next return."""
     max_bytes: int = request.app.state.max_upload_bytes
     scope = user.principal.scope
-    await run_in_threadpool(_check_visible, hub, dossier_id, scope)
-    limited = _limited(request, max_bytes)
+    await run_in_threadpool(check_visible, hub, dossier_id, scope)
+    limited = limited_body(request, max_bytes)
     async with limited.form(max_files=1, max_fields=4, max_part_size=4096) as form:
         token = form.get("csrf")
         check_csrf(request, token if isinstance(token, str) else "")
@@ -135,29 +133,3 @@ async def upload(dossier_id: DossierId, request: Request, hub: HubDep, user: Ope
     logger.info("dossier %s: document %d uploaded by %s from the dashboard", dossier_id, doc.id, user.login)
     flash(request, f"Document « {doc.name} » ajouté : il partira avec le prochain statut.")
     return RedirectResponse(f"/dossiers/{dossier_id}#documents-envoyes", status_code=303)
-
-
-def _check_visible(hub: Hub, dossier_id: str, scope: frozenset[str] | None) -> None:
-    with hub.store.read() as s:
-        hub.store.dossiers.get_row(s, dossier_id, scope)  # NotFound outside the scope
-
-
-def _limited(request: Request, max_bytes: int) -> Request:
-    """The request, whose body raises ``PayloadTooLarge`` past the limit (before it is spooled)."""
-    limit = max_bytes + MULTIPART_SLACK_BYTES
-    too_large = PayloadTooLarge(f"document refusé : plus de {max_bytes} octets")
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise too_large
-    received = 0
-
-    async def receive() -> Message:
-        nonlocal received
-        message = await request.receive()
-        if message["type"] == "http.request":
-            received += len(message.get("body", b""))
-            if received > limit:
-                raise too_large
-        return message
-
-    return Request(request.scope, receive)
